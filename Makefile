@@ -1,0 +1,53 @@
+# AI Spark — two commands: `make run` serves the API, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+FERRETDB := .build/ferretdb-embedded
+
+.PHONY: install run test pytest smoke fuzz bench lint format ferretdb clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+$(FERRETDB): tools/ferretdb/main.go tools/ferretdb/go.mod tools/ferretdb/go.sum | $(INSTALLED)
+	$(BIN)/python -m tools.embedded_mongo build --force
+
+ferretdb: $(FERRETDB)
+
+# Embedded database (unless MONGODB_URL is set), demo asset, Fabric stub (unless FABRIC_API_URL is set),
+# then the API on http://$${HOST:-127.0.0.1}:$${PORT:-8000} in the foreground. Ctrl-C stops it all.
+run: $(INSTALLED)
+	$(BIN)/python -m tools.dev_stack
+
+test: pytest smoke
+
+pytest: $(INSTALLED) $(FERRETDB)
+	$(BIN)/python -m pytest
+
+smoke: $(INSTALLED) $(FERRETDB)
+	@set -e; for script in tests/smoke/*.sh; do \
+		[ -e "$$script" ] || continue; echo "== $$script"; bash "$$script"; done
+
+fuzz: $(INSTALLED) $(FERRETDB)
+	bash tests/fuzz/run_schemathesis.sh
+
+bench: $(INSTALLED) $(FERRETDB)
+	$(BIN)/python -m bench.jobs_bench
+	$(BIN)/python -m bench.api_bench
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(INSTALLED)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf .build .pytest_cache .ruff_cache .hypothesis

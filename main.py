@@ -1,0 +1,101 @@
+"""AI Spark: the app factory and the entry point.
+
+`create_app()` wires settings, JSON logs, problem+json errors, the lifespan (database, Fabric client,
+job runner) and an explicit tuple of feature routers. `python main.py` checks the settings first,
+so a bad variable stops start-up with one line naming it instead of a traceback, then serves with
+uvicorn on `HOST`:`PORT` with `WORKERS` processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from features.health import health
+from shared.db import connect, ensure_indexes_when_reachable
+from shared.fabric import FabricApi
+from shared.job_runner import JobKind, JobRunner
+from shared.jobs import INDEXES
+from shared.logging import RequestContextMiddleware, configure_logging
+from shared.problems import install_problem_handlers
+from shared.services import Services
+from shared.settings import Settings, SettingsError, get_settings
+
+log = logging.getLogger("ai_spark")
+
+FEATURE_ROUTERS = (health.router,)
+
+
+def job_kinds(services: Services) -> list[JobKind]:
+    """The background work this process runs, each kind with its own concurrency limit."""
+    del services
+    return []
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="AI Spark",
+        version="1.0.0",
+        summary="Exports Fabric's time-coded metadata as spark packages and imports LLM highlights back.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    for router in FEATURE_ROUTERS:
+        app.include_router(router)
+    return app
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    database = connect(settings)
+    fabric_api = FabricApi(settings)
+    services = Services(settings=settings, database=database, fabric_api=fabric_api)
+    runner = JobRunner(database, settings, job_kinds(services))
+    app.state.services, app.state.runner = services, runner
+    app.state.database, app.state.fabric_api = database, fabric_api
+    indexes = asyncio.create_task(ensure_indexes_when_reachable(database, INDEXES))
+    runner.start()
+    try:
+        yield
+    finally:
+        await runner.shutdown()
+        indexes.cancel()
+        await asyncio.gather(indexes, return_exceptions=True)
+        await fabric_api.aclose()
+        database.close()
+
+
+def serve() -> None:
+    """Check the settings, then serve with uvicorn (the `make run` and container entry point)."""
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        print(f"ai-spark: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    import uvicorn
+
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        "main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=5,
+    )
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,118 @@
+"""The service's MongoDB handles: the odmantic engine for our jobs and the Fabric catalog collection.
+
+Built in the lifespan, closed on shutdown, handed to routes as `DatabaseDep`. Writes use majority
+write concern and reads the primary (SPEC §7), so a status read after a write sees it. The client
+connects lazily with short timeouts: a service whose database is down still starts and answers
+`/health` with 503 instead of crash-looping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
+from odmantic import AIOEngine
+from pymongo import IndexModel
+from pymongo.errors import PyMongoError
+
+from shared.settings import Settings
+
+CATALOG_COLLECTION = "catalogAIEnrichedTimelineEvents"
+SERVER_SELECTION_TIMEOUT_MS = 3000
+log = logging.getLogger("ai_spark.db")
+
+
+def _client(url: str) -> AsyncIOMotorClient:
+    return AsyncIOMotorClient(
+        url,
+        w="majority",
+        tz_aware=True,
+        uuidRepresentation="standard",
+        serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
+        connectTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
+        appname="ai-spark",
+    )
+
+
+@dataclass
+class Database:
+    client: AsyncIOMotorClient
+    engine: AIOEngine
+    db: AsyncIOMotorDatabase
+    catalog_client: AsyncIOMotorClient
+    catalog: AsyncIOMotorCollection
+
+    def collection(self, name: str) -> AsyncIOMotorCollection:
+        return self.db[name]
+
+    async def ping(self) -> float:
+        """Round trip to the server in milliseconds; raises `PyMongoError` when it is unreachable."""
+        started = time.perf_counter()
+        await self.client.admin.command("ping")
+        return (time.perf_counter() - started) * 1000
+
+    async def ping_catalog(self) -> float:
+        """A cheap scoped read that proves the catalog collection answers."""
+        started = time.perf_counter()
+        await self.catalog.find_one({"repoGuid": "__health__"}, projection={"_id": 1})
+        return (time.perf_counter() - started) * 1000
+
+    async def ensure_indexes(self, indexes: Mapping[str, Sequence[IndexModel]]) -> None:
+        for collection, models in indexes.items():
+            await self.db[collection].create_indexes(list(models))
+
+    def close(self) -> None:
+        self.client.close()
+        if self.catalog_client is not self.client:
+            self.catalog_client.close()
+
+
+def connect(settings: Settings) -> Database:
+    """Handles for our database and the catalog; no network I/O happens until first use."""
+    client = _client(settings.mongodb_url)
+    catalog_client = (
+        client if settings.catalog_mongodb_url == settings.mongodb_url else _client(settings.catalog_mongodb_url)
+    )
+    return Database(
+        client=client,
+        engine=AIOEngine(client=client, database=settings.mongodb_db_name),
+        db=client[settings.mongodb_db_name],
+        catalog_client=catalog_client,
+        catalog=catalog_client[settings.fabric_catalog_db][CATALOG_COLLECTION],
+    )
+
+
+async def ensure_indexes_when_reachable(
+    database: Database, indexes: Mapping[str, Iterable[IndexModel]], retry_seconds: float = 2.0
+) -> None:
+    """Create the indexes, retrying while the server is down, so start-up never waits on it."""
+    materialised = {name: list(models) for name, models in indexes.items()}
+    while True:
+        try:
+            await database.ensure_indexes(materialised)
+        except PyMongoError as error:
+            log.warning("indexes not created yet, retrying", extra={"error": str(error)[:300]})
+            await asyncio.sleep(retry_seconds)
+        else:
+            log.info("indexes ready", extra={"collections": sorted(materialised)})
+            return
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.database
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def scoped_filter(repo_guid: str, **conditions: Any) -> dict[str, Any]:
+    """A catalog filter that always carries the repository: the only way to build one."""
+    if not repo_guid:
+        raise ValueError("a catalog query needs a repo_guid")
+    return {"repoGuid": repo_guid, **{key: value for key, value in conditions.items() if value is not None}}

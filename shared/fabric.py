@@ -1,0 +1,332 @@
+"""Fabric's two contracts (SPEC §2): the catalog we read and the insight API we push to.
+
+Catalog reads cannot be made without a `repo_guid`: a query without the repository filter would leak
+other repositories' events. Documents stream in start order; each bad one is repaired or skipped
+with a `CatalogWarning`, never crashing the reader.
+
+The insight push sends one batch per call with `apiKey` and `Idempotency-Key` headers and turns
+every failure into `FabricTransientError` (worth retrying: 408, 429, 5xx, timeouts, connection
+errors) or `FabricPermanentError` (any other 4xx). Retrying is the caller's policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import posixpath
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Annotated, Any
+
+import httpx
+from bson import ObjectId
+from fastapi import Depends, Request
+from motor.motor_asyncio import AsyncIOMotorCollection
+
+from shared.db import scoped_filter
+from shared.settings import Settings
+
+INSIGHTS_PATH = "/catalogs/aiEnrichedMetadata/insights/llm/add"
+CATALOG_BATCH_SIZE = 1000
+ERROR_BODY_LIMIT = 500
+log = logging.getLogger("ai_spark.fabric")
+
+
+# --- catalog -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEvent:
+    """A catalog document that is safe to use: finite times, 0 <= start <= end, text value."""
+
+    id: str
+    event_type: str
+    value: str
+    start: float
+    end: float
+    confidence: float | None = None
+    source: str | None = None
+    positions: list[Any] | None = None
+    full_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogWarning:
+    event_id: str
+    code: str
+    message: str
+
+
+@dataclass
+class CatalogRead:
+    """What a scoped read produced: the events (start order) and what had to be repaired or skipped."""
+
+    events: list[CatalogEvent] = field(default_factory=list)
+    warnings: list[CatalogWarning] = field(default_factory=list)
+
+
+def catalog_query(repo_guid: str, full_path: str | None = None, event_ids: Sequence[str] | None = None) -> dict:
+    """The filter of one asset's events; ids match both ObjectIds and legacy string ids."""
+    id_filter = None
+    if event_ids is not None:
+        candidates: list[Any] = []
+        for event_id in event_ids:
+            candidates.append(event_id)
+            if ObjectId.is_valid(event_id):
+                candidates.append(ObjectId(event_id))
+        id_filter = {"$in": candidates}
+    return scoped_filter(repo_guid, fullPath=full_path, _id=id_filter)
+
+
+async def stream_catalog(
+    collection: AsyncIOMotorCollection,
+    repo_guid: str,
+    full_path: str | None = None,
+    event_ids: Sequence[str] | None = None,
+) -> AsyncIterator[CatalogEvent | CatalogWarning]:
+    """Events of one asset in start order, repaired; a warning in the stream for each bad document."""
+    cursor = collection.find(catalog_query(repo_guid, full_path, event_ids)).sort([("start", 1), ("_id", 1)])
+    seen: set[tuple[Any, ...]] = set()
+    async for document in cursor.batch_size(CATALOG_BATCH_SIZE):
+        event, warnings = repair_document(document)
+        for warning in warnings:
+            yield warning
+        if event is None:
+            continue
+        fingerprint = (event.event_type, event.value, event.start, event.end)
+        if fingerprint in seen:
+            yield CatalogWarning(event.id, "duplicate", "same type, value, start and end as an earlier event; skipped")
+            continue
+        seen.add(fingerprint)
+        yield event
+
+
+async def read_catalog(
+    collection: AsyncIOMotorCollection,
+    repo_guid: str,
+    full_path: str | None = None,
+    event_ids: Sequence[str] | None = None,
+) -> CatalogRead:
+    result = CatalogRead()
+    async for item in stream_catalog(collection, repo_guid, full_path, event_ids):
+        (result.events if isinstance(item, CatalogEvent) else result.warnings).append(item)
+    # Repaired starts (negative → 0) can move an event ahead of the database's order.
+    result.events.sort(key=lambda event: event.start)
+    return result
+
+
+def repair_document(document: dict[str, Any]) -> tuple[CatalogEvent | None, list[CatalogWarning]]:
+    """One catalog document as a usable event, or None; with a warning for every change made."""
+    raw_id = document.get("_id")
+    event_id = str(raw_id)
+    warnings: list[CatalogWarning] = []
+    if not isinstance(raw_id, ObjectId):
+        warnings.append(CatalogWarning(event_id, "id_not_objectid", "id is not an ObjectId; kept as text"))
+    event_type = document.get("sdnaEventType")
+    if not isinstance(event_type, str) or not event_type.strip():
+        warnings.append(CatalogWarning(event_id, "missing_type", "no sdnaEventType; skipped"))
+        return None, warnings
+    start = _finite(document.get("start"))
+    if start is None:
+        problem = f"start {document.get('start')!r} is not a number; skipped"
+        warnings.append(CatalogWarning(event_id, "bad_start", problem))
+        return None, warnings
+    end = _finite(document.get("end"))
+    if end is None:
+        warnings.append(CatalogWarning(event_id, "bad_end", "end is missing or not a number; used start"))
+        end = start
+    if end < 0:
+        warnings.append(CatalogWarning(event_id, "negative_time", f"ends before 0 ({end}); skipped"))
+        return None, warnings
+    if start < 0:
+        warnings.append(CatalogWarning(event_id, "negative_time", f"start {start} is negative; clamped to 0"))
+        start = 0.0
+    if end < start:
+        warnings.append(CatalogWarning(event_id, "end_before_start", f"end {end} < start {start}; used start"))
+        end = start
+    value = document.get("eventValue")
+    if not isinstance(value, str):
+        value = "" if value is None else str(value)
+    if not value.strip():
+        warnings.append(CatalogWarning(event_id, "empty_value", "empty eventValue; kept, caption formats skip it"))
+    confidence = _finite(document.get("confidenceScore"))
+    positions = document.get("positions")
+    source = document.get("source")
+    event = CatalogEvent(
+        id=event_id,
+        event_type=event_type,
+        value=value,
+        start=start,
+        end=end,
+        confidence=confidence,
+        source=source if isinstance(source, str) else None,
+        positions=_clean_positions(positions) if isinstance(positions, list) else None,
+        full_path=document.get("fullPath") if isinstance(document.get("fullPath"), str) else None,
+    )
+    return event, warnings
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _clean_positions(positions: list[Any]) -> list[Any]:
+    """Positions as JSON can carry them: non-finite numbers become null, ObjectIds text."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {str(key): clean(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        if isinstance(value, str | int | float | bool) or value is None:
+            return value
+        return str(value)
+
+    return [clean(item) for item in positions]
+
+
+# --- insight push --------------------------------------------------------------------------------
+
+
+class FabricError(Exception):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class FabricTransientError(FabricError):
+    """Worth retrying: 408, 429, 5xx, timeouts and connection errors."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+class FabricPermanentError(FabricError):
+    """Retrying cannot help: any other 4xx, or the API not configured."""
+
+
+@dataclass(frozen=True, slots=True)
+class PushAccepted:
+    status: int
+    duration_ms: float
+
+
+def insight_body(
+    repo_guid: str, full_path: str, insight_events: Sequence[dict[str, Any]], tag: str | None = None
+) -> dict[str, Any]:
+    """The body of SPEC §2.2 for one batch."""
+    body: dict[str, Any] = {
+        "repoGuid": repo_guid,
+        "fullPath": full_path,
+        "fileName": posixpath.basename(full_path.rstrip("/")) or full_path,
+        "insightEvents": list(insight_events),
+    }
+    if tag is not None:
+        body["tag"] = tag
+    return body
+
+
+def batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    """`items` cut into consecutive batches of at most `size`."""
+    return [items[index : index + size] for index in range(0, len(items), size)]
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """`Retry-After` as seconds: a number, or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+
+
+def classify_response(response: httpx.Response) -> PushAccepted | FabricError:
+    status = response.status_code
+    if 200 <= status < 300:
+        return PushAccepted(status, duration_ms=0.0)
+    body = response.text[:ERROR_BODY_LIMIT]
+    if status in (408, 429) or status >= 500:
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        return FabricTransientError(f"Fabric answered {status}: {body}", status, retry_after)
+    return FabricPermanentError(f"Fabric answered {status}: {body}", status)
+
+
+class FabricApi:
+    """The insight API; one pooled httpx client per process."""
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.base_url = settings.fabric_api_url
+        self._api_key = settings.fabric_api_key.get_secret_value() if settings.fabric_api_key else None
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.fabric_api_timeout),
+            transport=transport,
+            follow_redirects=False,
+            headers={"User-Agent": "ai-spark"},
+        )
+
+    @property
+    def configured(self) -> bool:
+        return self.base_url is not None
+
+    async def push_insights(self, body: dict[str, Any], idempotency_key: str) -> PushAccepted:
+        """Send one batch; raise `FabricTransientError` or `FabricPermanentError` when it is not accepted."""
+        if self.base_url is None:
+            raise FabricPermanentError("FABRIC_API_URL is not set, so insights cannot be pushed")
+        headers = {"Idempotency-Key": idempotency_key, "Content-Type": "application/json"}
+        if self._api_key is not None:
+            headers["apiKey"] = self._api_key
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(self.base_url + INSIGHTS_PATH, json=body, headers=headers)
+        except httpx.TimeoutException as error:
+            raise FabricTransientError(f"Fabric did not answer in time ({type(error).__name__})") from None
+        except httpx.TransportError as error:
+            raise FabricTransientError(f"cannot reach Fabric at {self.base_url}: {_describe(error)}") from None
+        outcome = classify_response(response)
+        if isinstance(outcome, FabricError):
+            raise outcome
+        return PushAccepted(outcome.status, (time.perf_counter() - started) * 1000)
+
+    async def ping(self, timeout_seconds: float) -> str:
+        """`unconfigured`, `ok`, or what went wrong; a GET of the base URL, never a push."""
+        if self.base_url is None:
+            return "unconfigured"
+        try:
+            response = await self._client.get(self.base_url + "/", timeout=timeout_seconds)
+        except httpx.TimeoutException:
+            return "timeout"
+        except httpx.TransportError as error:
+            return f"unreachable: {_describe(error)}"
+        return "ok" if response.status_code < 500 else f"answered {response.status_code}"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _describe(error: httpx.TransportError) -> str:
+    text = str(error) or type(error).__name__
+    return text[:200]
+
+
+def get_fabric_api(request: Request) -> FabricApi:
+    return request.app.state.fabric_api
+
+
+FabricApiDep = Annotated[FabricApi, Depends(get_fabric_api)]

@@ -1,0 +1,265 @@
+"""The in-process job runner: no broker, and no accepted job ever lost (SPEC §7).
+
+Every API process runs one. It wakes when a request submits a job (`nudge`) and polls about once a
+second, with jitter so replicas do not hammer the database in step, for pending jobs and for jobs
+whose lease expired. Each job kind has its own concurrency limit. A run's lease is extended every
+`LEASE_SECONDS / 4`; a run that loses it is cancelled at once and writes nothing more. On shutdown
+the runner stops claiming, lets runs finish for `SHUTDOWN_GRACE_SECONDS`, and hands the rest back
+as `pending` without counting the attempt.
+
+Processors own their job's final status (`run.finish`). When one raises instead, the runner decides:
+a transient error (the kind's `is_transient`) sends the job back to `pending` with a growing
+`not_before`, until `MAX_ATTEMPTS`; anything else fails it with the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from pymongo.errors import PyMongoError
+
+from shared.db import Database
+from shared.jobs import JobStatus, jobs, queue_stats
+from shared.leases import JobCancelled, JobRun, LeaseLost, claim
+from shared.settings import Settings
+
+POLL_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 60.0
+log = logging.getLogger("ai_spark.jobs")
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """How one kind of job runs: its processor, its concurrency and how its errors classify."""
+
+    kind: str
+    concurrency: int
+    process: Callable[[JobRun], Awaitable[None]]
+    is_transient: Callable[[BaseException], bool]
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def backoff_seconds(attempt: int) -> float:
+    """2, 4, 8 … seconds (capped at a minute), ±20 % so retried jobs do not return in a herd."""
+    return min(2.0**attempt, MAX_BACKOFF_SECONDS) * random.uniform(0.8, 1.2)
+
+
+class JobRunner:
+    def __init__(self, database: Database, settings: Settings, kinds: Sequence[JobKind], worker_id: str | None = None):
+        self.database = database
+        self.settings = settings
+        self.kinds = {kind.kind: kind for kind in kinds}
+        self.worker_id = worker_id or default_worker_id()
+        self._running: dict[asyncio.Task[None], JobRun] = {}
+        self._wake = asyncio.Event()
+        self._poller: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.last_poll_error: str | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._poller = asyncio.create_task(self._poll_forever(), name=f"job-poller {self.worker_id}")
+        log.info("job runner started", extra={"worker_id": self.worker_id, "kinds": sorted(self.kinds)})
+
+    def nudge(self) -> None:
+        """A job was just submitted: look for work now rather than at the next poll."""
+        self._wake.set()
+
+    async def shutdown(self) -> None:
+        """Stop claiming, let runs finish for the grace period, then hand the rest back."""
+        self._stopping = True
+        self._wake.set()
+        if self._poller is not None:
+            # Let a claim under way finish and launch its run (cancelling it there would orphan the job
+            # until its lease ran out); cancel only if the database keeps it from finishing.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._poller), timeout=5)
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        running = list(self._running)
+        if running:
+            log.info("waiting for running jobs", extra={"jobs": len(running), "worker_id": self.worker_id})
+            _, unfinished = await asyncio.wait(running, timeout=self.settings.shutdown_grace_seconds)
+            for task in unfinished:
+                self._running[task].handing_back = True
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        log.info("job runner stopped", extra={"worker_id": self.worker_id})
+
+    @property
+    def polling(self) -> bool:
+        return self._poller is not None and not self._poller.done()
+
+    def running_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(self.kinds, 0)
+        for run in self._running.values():
+            counts[run.job.kind] += 1
+        return counts
+
+    async def stats(self) -> dict[str, Any]:
+        stats = await queue_stats(self.database)
+        return {"worker_id": self.worker_id, "running": self.running_counts(), **stats}
+
+    # --- claiming --------------------------------------------------------------------------------
+
+    async def _poll_forever(self) -> None:
+        while not self._stopping:
+            try:
+                await self.claim_available()
+                self.last_poll_error = None
+            except PyMongoError as error:
+                # The database is down: keep the loop alive, /health reports it.
+                self.last_poll_error = str(error)[:300]
+                log.warning("cannot poll for jobs", extra={"error": self.last_poll_error})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS * random.uniform(0.8, 1.2))
+            self._wake.clear()
+
+    async def claim_available(self) -> int:
+        """Claim jobs until every kind is at its concurrency limit or nothing is claimable."""
+        claimed = 0
+        for kind in self.kinds.values():
+            while not self._stopping and self.running_counts()[kind.kind] < kind.concurrency:
+                run = await claim(self.database, kind.kind, self.worker_id, self.settings.lease_seconds)
+                if run is None:
+                    break
+                if run.attempt > self.settings.max_attempts:
+                    await self._give_up(run)
+                    continue
+                self._launch(kind, run)
+                claimed += 1
+        return claimed
+
+    async def _give_up(self, run: JobRun) -> None:
+        """A job whose worker died on every attempt (a crash it causes, say) must not loop forever."""
+        error = f"gave up after {run.attempt - 1} attempts: the worker stopped during each one"
+        log.error("job failed", extra={"job_id": run.job_id, "attempt": run.attempt, "error": error})
+        await self._fenced(run.finish(JobStatus.failed, error=error, outcome="gave_up"))
+
+    def _launch(self, kind: JobKind, run: JobRun) -> None:
+        task = asyncio.create_task(self._execute(kind, run), name=f"{kind.kind} {run.job_id}")
+        self._running[task] = run
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task, None)
+        if not self._stopping:
+            self._wake.set()  # a slot is free: another job may be waiting
+
+    # --- running ---------------------------------------------------------------------------------
+
+    async def _execute(self, kind: JobKind, run: JobRun) -> None:
+        context = {"job_id": run.job_id, "kind": kind.kind, "attempt": run.attempt, "worker_id": self.worker_id}
+        log.info("job started", extra=context)
+        started = time.perf_counter()
+        heartbeat = asyncio.create_task(self._heartbeat(run, asyncio.current_task()))
+        outcome = "unknown"
+        try:
+            outcome = await self._process(kind, run)
+        except asyncio.CancelledError:
+            outcome = await self._after_cancel(run)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            log.info("job ended", extra={**context, "outcome": outcome, "duration_ms": duration_ms})
+
+    async def _process(self, kind: JobKind, run: JobRun) -> str:
+        try:
+            async with asyncio.timeout(self.settings.job_timeout_seconds):
+                await kind.process(run)
+        except LeaseLost:
+            return "lease_lost"
+        except JobCancelled:
+            await self._fenced(run.finish(JobStatus.cancelled, error="cancelled on request", outcome="cancelled"))
+            return "cancelled"
+        except TimeoutError:
+            seconds = self.settings.job_timeout_seconds
+            await self._fenced(run.finish(JobStatus.failed, error=f"timed out after {seconds:g} s", outcome="timeout"))
+            return "timeout"
+        except Exception as error:  # the processor's failure: classify it, never lose the job
+            return await self._failed(kind, run, error)
+        return await self._ensure_finished(run)
+
+    async def _failed(self, kind: JobKind, run: JobRun, error: Exception) -> str:
+        message = describe_error(error)
+        if kind.is_transient(error) and run.attempt < self.settings.max_attempts:
+            delay = backoff_seconds(run.attempt)
+            log.warning("job will retry", extra={"job_id": run.job_id, "attempt": run.attempt, "error": message})
+            await self._fenced(run.retry_later(message, delay))
+            return "retry"
+        log.error(
+            "job failed",
+            extra={"job_id": run.job_id, "attempt": run.attempt, "error": message},
+            exc_info=not kind.is_transient(error),
+        )
+        await self._fenced(run.finish(JobStatus.failed, error=message, outcome="failed"))
+        return "failed"
+
+    async def _ensure_finished(self, run: JobRun) -> str:
+        """House rule 4 as a safety net: a processor that returned must not leave its job processing."""
+        document = await jobs(run.database).find_one(
+            {"_id": run.job_id, "lease_token": run.token}, projection={"status": 1}
+        )
+        if document is None:
+            return "finished"
+        await self._fenced(run.finish(JobStatus.failed, error="the processor ended without a final status"))
+        return "failed"
+
+    async def _after_cancel(self, run: JobRun) -> str:
+        if run.lost:
+            return "lease_lost"
+        if run.handing_back:
+            await self._fenced(run.hand_back())
+            return "handed_back"
+        raise asyncio.CancelledError
+
+    async def _heartbeat(self, run: JobRun, processing: asyncio.Task[Any] | None) -> None:
+        interval = run.lease_seconds / 4
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                alive = await run.heartbeat()
+            except PyMongoError as error:
+                # Keep the run going: if the database comes back before the lease runs out, nothing is lost.
+                log.warning("heartbeat failed", extra={"job_id": run.job_id, "error": str(error)[:200]})
+                continue
+            if not alive:
+                log.warning("lease lost; stopping the run", extra={"job_id": run.job_id, "worker_id": run.worker_id})
+                if processing is not None:
+                    processing.cancel()
+                return
+
+    @staticmethod
+    async def _fenced(write: Awaitable[None]) -> None:
+        try:
+            await write
+        except LeaseLost:
+            log.warning("a final write found the lease taken; another run owns the job")
+
+
+def describe_error(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text}"[:1000] if text else type(error).__name__
+
+
+def get_runner(request: Request) -> JobRunner:
+    return request.app.state.runner
+
+
+RunnerDep = Annotated[JobRunner, Depends(get_runner)]

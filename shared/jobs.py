@@ -1,0 +1,321 @@
+"""Job documents and the mechanics that keep them from ever being lost (SPEC §7). No business logic.
+
+A job is stored `pending` before its 202 is sent. A worker *claims* it with one atomic
+`find_one_and_update` that gives it a new lease token; every later write of that run (heartbeat,
+progress, result, status) is matched on `{_id, lease_token}`. A worker that stalls past its lease
+and wakes up finds its writes matching nothing: the run that replaced it is safe. A job whose
+worker died has a lease that expires, and any process claims it again.
+
+Exports and imports share one collection (`kind` tells them apart) so one runner and one set of
+indexes serve both. Only single-document atomic operations are used: they behave the same on
+MongoDB and on FerretDB, which has no transactions or pipeline updates.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from odmantic import Field, Model
+from odmantic.config import ODMConfigDict
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from shared.db import Database
+from shared.problems import Conflict, Problem
+
+JOBS_COLLECTION = "jobs"
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+class JobStatus(StrEnum):
+    pending = "pending"
+    processing = "processing"
+    completed = "completed"
+    partially_completed = "partially_completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+FINISHED = frozenset({JobStatus.completed, JobStatus.partially_completed, JobStatus.failed, JobStatus.cancelled})
+
+
+class Job(Model):
+    """One export or import job. `payload` is the request as validated; `result` is the processor's."""
+
+    model_config = ODMConfigDict(collection=JOBS_COLLECTION)
+
+    id: str = Field(primary_field=True)
+    kind: str
+    repo_guid: str
+    status: JobStatus = JobStatus.pending
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    not_before: datetime
+    attempts: int = 0
+    lease_token: str | None = None
+    lease_expires: datetime | None = None
+    worker_id: str | None = None
+    cancel_requested: bool = False
+    progress: dict[str, Any] = Field(default_factory=lambda: {"percent": 0, "step": "queued"})
+    error: str | None = None
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+    runs: list[dict[str, Any]] = Field(default_factory=list)
+    idempotency_key: str
+    request_hash: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    result: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+INDEXES: dict[str, list[IndexModel]] = {
+    JOBS_COLLECTION: [
+        # Claims: pending jobs whose time has come, oldest first; processing jobs whose lease ran out.
+        IndexModel([("kind", ASCENDING), ("status", ASCENDING), ("not_before", ASCENDING)], name="claim_pending"),
+        IndexModel([("kind", ASCENDING), ("status", ASCENDING), ("lease_expires", ASCENDING)], name="claim_expired"),
+        # Lists: one repository's jobs, newest first, with a stable tie-break on the id.
+        IndexModel(
+            [("kind", ASCENDING), ("repo_guid", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+            name="list_by_repo",
+        ),
+        # Every job has a key (its own id when the client sent none), because FerretDB ignores `sparse`.
+        IndexModel([("idempotency_key", ASCENDING)], name="idempotency_key", unique=True),
+    ]
+}
+
+
+def utc_now() -> datetime:
+    """Now, in UTC, cut to the millisecond MongoDB keeps, so stored and in-memory times compare equal."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def new_job_id() -> str:
+    return str(uuid.uuid4())
+
+
+def is_job_id(value: str) -> bool:
+    """A well-formed UUID4 string; anything else cannot name a job (and is a 404, never a 500)."""
+    try:
+        parsed = uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return str(parsed) == value.lower() and parsed.version == 4
+
+
+def request_fingerprint(payload: Any) -> str:
+    """A stable hash of a request body, for `Idempotency-Key` replays."""
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def jobs(database: Database):
+    return database.collection(JOBS_COLLECTION)
+
+
+# --- submitting and reading ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: Job
+    created: bool
+
+
+async def submit_job(
+    database: Database,
+    kind: str,
+    repo_guid: str,
+    payload: dict[str, Any],
+    idempotency_key: str | None = None,
+    result: dict[str, Any] | None = None,
+    as_sent: Any = None,
+) -> Submitted:
+    """Store a new pending job, or return the first job stored under the same `Idempotency-Key`.
+
+    The same key with another body is a 409; a key older than 24 hours is free again. `as_sent` is the
+    body as the client sent it (defaults such as "now" left out), which is what a replay must match.
+    """
+    request_hash = request_fingerprint(payload if as_sent is None else as_sent)
+    job_id = new_job_id()
+    key = f"{kind}:key:{idempotency_key}" if idempotency_key else f"{kind}:id:{job_id}"
+    now = utc_now()
+    job = Job(
+        id=job_id,
+        kind=kind,
+        repo_guid=repo_guid,
+        created_at=now,
+        updated_at=now,
+        not_before=now,
+        idempotency_key=key,
+        request_hash=request_hash,
+        payload=payload,
+        result=result or {},
+    )
+    for _ in range(3):
+        try:
+            await jobs(database).insert_one(job.model_dump_doc())
+            return Submitted(job, created=True)
+        except DuplicateKeyError:
+            existing = await _job_with_key(database, key)
+            if existing is None:
+                continue
+            if existing.created_at < now - IDEMPOTENCY_WINDOW:
+                await _retire_key(database, existing)
+                continue
+            if existing.request_hash != request_hash:
+                raise Conflict(
+                    "this Idempotency-Key was already used with a different body",
+                    slug="idempotency-key-reused",
+                ) from None
+            return Submitted(existing, created=False)
+    raise Conflict("this Idempotency-Key is being used by concurrent requests; retry", slug="idempotency-key-busy")
+
+
+async def _job_with_key(database: Database, key: str) -> Job | None:
+    document = await jobs(database).find_one({"idempotency_key": key})
+    return Job.model_validate_doc(document) if document else None
+
+
+async def _retire_key(database: Database, job: Job) -> None:
+    await jobs(database).update_one(
+        {"_id": job.id, "idempotency_key": job.idempotency_key},
+        {"$set": {"idempotency_key": f"{job.idempotency_key}:expired:{job.id}"}},
+    )
+
+
+async def load_job(database: Database, kind: str, job_id: str) -> Job | None:
+    if not is_job_id(job_id):
+        return None
+    document = await jobs(database).find_one({"_id": job_id.lower(), "kind": kind})
+    return Job.model_validate_doc(document) if document else None
+
+
+async def load_job_or_404(database: Database, kind: str, job_id: str, noun: str) -> Job:
+    job = await load_job(database, kind, job_id)
+    if job is None:
+        raise Problem(f"no {noun} with id {job_id}", status=404, slug="not-found")
+    return job
+
+
+@dataclass(frozen=True)
+class JobPage:
+    total: int
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+async def list_jobs(
+    database: Database,
+    kind: str,
+    repo_guid: str,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> JobPage:
+    """One repository's jobs, newest first. The cursor names the last job seen, so jobs added
+    meanwhile (always newer) never shift a page."""
+    scope: dict[str, Any] = {"kind": kind, "repo_guid": repo_guid}
+    if status is not None:
+        scope["status"] = status
+    page_filter = dict(scope)
+    if cursor is not None:
+        created_at, last_id = decode_cursor(cursor)
+        page_filter["$or"] = [
+            {"created_at": {"$lt": created_at}},
+            {"created_at": created_at, "_id": {"$lt": last_id}},
+        ]
+    collection = jobs(database)
+    total = await collection.count_documents(scope)
+    found = (
+        await collection.find(page_filter)
+        .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+        .limit(limit + 1)
+        .to_list(length=limit + 1)
+    )
+    page = [Job.model_validate_doc(document) for document in found[:limit]]
+    next_cursor = encode_cursor(page[-1]) if len(found) > limit and page else None
+    return JobPage(total=total, jobs=page, next_cursor=next_cursor)
+
+
+def encode_cursor(job: Job) -> str:
+    raw = f"{job.created_at.astimezone(UTC).isoformat()}|{job.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, job_id = raw.split("|", 1)
+        moment = datetime.fromisoformat(created)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise Problem("cursor is not one this service gave out", status=422, slug="bad-cursor") from None
+    if moment.tzinfo is None or not is_job_id(job_id):
+        raise Problem("cursor is not one this service gave out", status=422, slug="bad-cursor")
+    return moment, job_id
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    job: Job
+    effect: str  # "cancelled" (was pending), "flagged" (processing: stops at its next step), "finished"
+
+
+async def request_cancel(database: Database, kind: str, job_id: str) -> CancelOutcome | None:
+    """Pending → cancelled at once; processing → flagged for the processor's next step; a finished job
+    is left as it is. None when there is no such job."""
+    if not is_job_id(job_id):
+        return None
+    now = utc_now()
+    collection = jobs(database)
+    cancelled = await collection.find_one_and_update(
+        {"_id": job_id, "kind": kind, "status": JobStatus.pending},
+        {
+            "$set": {
+                "status": JobStatus.cancelled,
+                "completed_at": now,
+                "updated_at": now,
+                "progress.step": "cancelled",
+                "error": "cancelled before it started",
+            }
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    if cancelled is not None:
+        return CancelOutcome(Job.model_validate_doc(cancelled), "cancelled")
+    flagged = await collection.find_one_and_update(
+        {"_id": job_id, "kind": kind, "status": JobStatus.processing},
+        {"$set": {"cancel_requested": True, "updated_at": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if flagged is not None:
+        return CancelOutcome(Job.model_validate_doc(flagged), "flagged")
+    current = await collection.find_one({"_id": job_id, "kind": kind})
+    return CancelOutcome(Job.model_validate_doc(current), "finished") if current else None
+
+
+async def queue_stats(database: Database) -> dict[str, Any]:
+    """Queued jobs per kind and the age of the oldest pending one, for `/health` and `/metrics`."""
+    collection = jobs(database)
+    stats: dict[str, Any] = {"queued": {}, "oldest_pending_age_seconds": None}
+    oldest: datetime | None = None
+    for kind in ("export", "import"):
+        scope = {"kind": kind, "status": JobStatus.pending}
+        stats["queued"][kind] = await collection.count_documents(scope)
+        first = await collection.find_one(scope, sort=[("not_before", ASCENDING)], projection={"created_at": 1})
+        if first and (oldest is None or first["created_at"] < oldest):
+            oldest = first["created_at"]
+    if oldest is not None:
+        stats["oldest_pending_age_seconds"] = round((utc_now() - oldest).total_seconds(), 3)
+    return stats

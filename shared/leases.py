@@ -1,0 +1,240 @@
+"""Claiming a job and fencing every write of the run that holds it (SPEC §7).
+
+`claim` is one atomic `find_one_and_update`: the oldest pending job whose `not_before` has passed,
+or a processing job whose lease expired (its worker died or stalled), becomes `processing` under a
+new lease token. `JobRun` is that run's only way to write: every write is matched on
+`{_id, lease_token}`, and one that matches nothing raises `LeaseLost` — the job belongs to another
+run now, and this one must stop without writing anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from shared.db import Database
+from shared.jobs import Job, JobStatus, jobs, utc_now
+
+log = logging.getLogger("ai_spark.jobs")
+
+
+class LeaseLost(Exception):
+    """This run no longer holds the job: another run claimed it after the lease expired."""
+
+
+class JobCancelled(Exception):
+    """A client asked to cancel the job; the processor stops at its next step."""
+
+
+@dataclass
+class JobRun:
+    """One claimed run of a job: its lease token, its fenced writes and its heartbeat."""
+
+    database: Database
+    job: Job
+    token: str
+    worker_id: str
+    run_index: int
+    lease_seconds: float
+    started: datetime = field(default_factory=utc_now)
+    cancel_requested: bool = False
+    lost: bool = False
+    handing_back: bool = False
+
+    @property
+    def job_id(self) -> str:
+        return self.job.id
+
+    @property
+    def attempt(self) -> int:
+        return self.job.attempts
+
+    def _fence(self) -> dict[str, Any]:
+        return {"_id": self.job.id, "lease_token": self.token}
+
+    async def write(self, update: dict[str, Any]) -> None:
+        """A fenced update; `LeaseLost` when this run no longer holds the job."""
+        update.setdefault("$set", {})["updated_at"] = utc_now()
+        outcome = await jobs(self.database).update_one(self._fence(), update)
+        if outcome.matched_count == 0:
+            self.lost = True
+            raise LeaseLost(self.job.id)
+
+    async def progress(self, percent: float, step: str) -> None:
+        """Record progress; stop here (`JobCancelled`) if a client asked to cancel."""
+        outcome = await jobs(self.database).update_one(
+            {**self._fence(), "cancel_requested": {"$ne": True}},
+            {"$set": {"progress": {"percent": round(percent, 1), "step": step}, "updated_at": utc_now()}},
+        )
+        if outcome.matched_count == 1 and not self.cancel_requested:
+            return
+        await self._stop_reason()
+
+    async def _stop_reason(self) -> None:
+        """The cheap fenced write matched nothing: tell a cancel request from a lost lease."""
+        document = await jobs(self.database).find_one(self._fence(), projection={"cancel_requested": 1})
+        if document is None:
+            self.lost = True
+            raise LeaseLost(self.job.id)
+        self.cancel_requested = True
+        raise JobCancelled(self.job.id)
+
+    async def heartbeat(self) -> bool:
+        """Extend the lease; False once another run holds the job. Notes a cancel request on the way."""
+        now = utc_now()
+        fence = {**self._fence(), "status": JobStatus.processing}
+        extended = {"$set": {"lease_expires": now + timedelta(seconds=self.lease_seconds), "updated_at": now}}
+        outcome = await jobs(self.database).update_one(fence, extended)
+        if outcome.matched_count == 0:
+            self.lost = True
+            return False
+        flagged = await jobs(self.database).count_documents({**fence, "cancel_requested": True}, limit=1)
+        self.cancel_requested = self.cancel_requested or bool(flagged)
+        return True
+
+    async def finish(
+        self,
+        status: JobStatus,
+        *,
+        error: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        result: dict[str, Any] | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        """The final status of the job, with the end of this run recorded, in one fenced write."""
+        now = utc_now()
+        fields: dict[str, Any] = {
+            "status": status,
+            "completed_at": now,
+            "lease_token": None,
+            "lease_expires": None,
+            "error": error,
+            "progress.step": status.value,
+            f"runs.{self.run_index}.ended_at": now,
+            f"runs.{self.run_index}.outcome": outcome or status.value,
+        }
+        if status == JobStatus.completed:
+            fields["progress.percent"] = 100
+        if errors is not None:
+            fields["errors"] = errors
+        for key, value in (result or {}).items():
+            fields[f"result.{key}"] = value
+        await self.write({"$set": fields})
+
+    async def retry_later(self, error: str, delay_seconds: float) -> None:
+        """Back to `pending` after a transient failure; the attempt counts."""
+        now = utc_now()
+        await self.write(
+            {
+                "$set": {
+                    "status": JobStatus.pending,
+                    "not_before": now + timedelta(seconds=delay_seconds),
+                    "lease_token": None,
+                    "lease_expires": None,
+                    "error": error,
+                    "progress.step": f"waiting to retry in {delay_seconds:.1f} s",
+                    f"runs.{self.run_index}.ended_at": now,
+                    f"runs.{self.run_index}.outcome": "retry",
+                }
+            }
+        )
+
+    async def hand_back(self) -> None:
+        """Back to `pending` at once, the attempt not counted (shutdown, not failure)."""
+        now = utc_now()
+        await self.write(
+            {
+                "$set": {
+                    "status": JobStatus.pending,
+                    "not_before": now,
+                    "lease_token": None,
+                    "lease_expires": None,
+                    "progress.step": "handed back at shutdown",
+                    f"runs.{self.run_index}.ended_at": now,
+                    f"runs.{self.run_index}.outcome": "handed_back",
+                },
+                "$inc": {"attempts": -1},
+            }
+        )
+
+
+def claimable(kind: str, now: datetime) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "$or": [
+            {"status": JobStatus.pending, "not_before": {"$lte": now}},
+            {"status": JobStatus.processing, "lease_expires": {"$lt": now}},
+        ],
+    }
+
+
+async def claim(database: Database, kind: str, worker_id: str, lease_seconds: float) -> JobRun | None:
+    """Take the oldest claimable job of `kind` under a new lease, or None when there is none."""
+    now = utc_now()
+    token = uuid.uuid4().hex
+    run_record = {"worker_id": worker_id, "lease_token": token, "started_at": now, "ended_at": None, "outcome": None}
+    before = await jobs(database).find_one_and_update(
+        claimable(kind, now),
+        {
+            "$set": {
+                "status": JobStatus.processing,
+                "lease_token": token,
+                "lease_expires": now + timedelta(seconds=lease_seconds),
+                "worker_id": worker_id,
+                "started_at": now,
+                "updated_at": now,
+                "progress.step": "started",
+            },
+            "$inc": {"attempts": 1},
+            "$push": {"runs": run_record},
+        },
+        sort=[("not_before", 1), ("_id", 1)],
+        return_document=ReturnDocument.BEFORE,
+    )
+    if before is None:
+        return None
+    run = _run_from_claim(database, before, token, worker_id, lease_seconds, now, run_record)
+    await _record_claim(run, before)
+    return run
+
+
+def _run_from_claim(
+    database: Database,
+    before: dict[str, Any],
+    token: str,
+    worker_id: str,
+    lease_seconds: float,
+    now: datetime,
+    run_record: dict[str, Any],
+) -> JobRun:
+    after = dict(before)
+    after.update(
+        status=JobStatus.processing,
+        lease_token=token,
+        lease_expires=now + timedelta(seconds=lease_seconds),
+        worker_id=worker_id,
+        started_at=now,
+        attempts=before.get("attempts", 0) + 1,
+        runs=[*before.get("runs", []), run_record],
+    )
+    job = Job.model_validate_doc(after)
+    return JobRun(database, job, token, worker_id, len(job.runs) - 1, lease_seconds, started=now)
+
+
+async def _record_claim(run: JobRun, before: dict[str, Any]) -> None:
+    """Note the attempt number; close the previous run if its worker vanished without a word."""
+    fields: dict[str, Any] = {f"runs.{run.run_index}.attempt": run.attempt}
+    previous = run.run_index - 1
+    if before.get("status") == JobStatus.processing and previous >= 0:
+        fields[f"runs.{previous}.ended_at"] = before.get("lease_expires")
+        fields[f"runs.{previous}.outcome"] = "lease_expired"
+        log.warning(
+            "job reclaimed after its lease expired",
+            extra={"job_id": run.job_id, "kind": run.job.kind, "previous_worker": before.get("worker_id")},
+        )
+    await run.write({"$set": fields})

@@ -1,0 +1,185 @@
+"""RFC 9457 problem details for every error the service answers.
+
+Features raise `Problem` (or a subclass carrying its own status); FastAPI's validation errors, unknown
+routes and wrong methods are turned into the same shape here; anything else is a 500 whose detail
+says nothing of the internals (the traceback goes to the log only).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("ai_spark.problems")
+
+
+class ProblemError(BaseModel):
+    pointer: str = Field(description="JSON pointer to the offending field, e.g. /outputs/events/formats/0")
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[ProblemError] | None = None
+
+
+class Problem(Exception):
+    """An error that leaves as problem+json with a deliberate status."""
+
+    status: int = 400
+    slug: str | None = None
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        title: str | None = None,
+        slug: str | None = None,
+        errors: Sequence[ProblemError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status or self.status
+        self.title = title or HTTPStatus(self.status).phrase
+        self.slug = slug or self.slug
+        self.errors = list(errors) if errors else None
+        self.headers = headers or {}
+
+    def to_document(self, instance: str | None = None) -> ProblemDetails:
+        return ProblemDetails(
+            type=problem_type(self.slug),
+            title=self.title,
+            status=self.status,
+            detail=self.detail,
+            instance=instance,
+            errors=self.errors,
+        )
+
+
+class NotFound(Problem):
+    status = 404
+    slug = "not-found"
+
+
+class Conflict(Problem):
+    status = 409
+    slug = "conflict"
+
+
+class ValidationProblem(Problem):
+    status = 422
+    slug = "validation-error"
+
+    def __init__(self, errors: Sequence[ProblemError], detail: str | None = None) -> None:
+        count = len(errors)
+        summary = detail or f"{count} problem{'s' if count != 1 else ''} in the request"
+        super().__init__(summary, errors=errors, title="Request is not valid")
+
+
+class PayloadTooLarge(Problem):
+    status = 413
+    slug = "payload-too-large"
+
+
+class Unauthorized(Problem):
+    status = 401
+    slug = "unauthorized"
+
+
+def problem_type(slug: str | None) -> str:
+    return f"urn:ai-spark:problem:{slug}" if slug else "about:blank"
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
+    document = problem.to_document(instance).model_dump(exclude_none=True)
+    return JSONResponse(document, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
+
+
+def pointer_from_location(location: Iterable[Any]) -> str:
+    """`("body", "outputs", "events", "formats", 0)` → `/outputs/events/formats/0` (RFC 6901)."""
+    parts = list(location)
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    escaped = [str(part).replace("~", "~0").replace("/", "~1") for part in parts]
+    return "/" + "/".join(escaped) if escaped else ""
+
+
+def validation_errors(errors: Iterable[dict[str, Any]]) -> list[ProblemError]:
+    problems = []
+    for error in errors:
+        location = tuple(error.get("loc", ()))
+        pointer = pointer_from_location(location)
+        if location and location[0] in ("query", "path", "header", "cookie"):
+            pointer = f"{location[0]}:{'/'.join(str(p) for p in location[1:])}"
+        problems.append(ProblemError(pointer=pointer, message=_readable(error)))
+    return problems
+
+
+def _readable(error: dict[str, Any]) -> str:
+    message = str(error.get("msg", "is not valid"))
+    if error.get("type") == "extra_forbidden":
+        return "unknown field"
+    if error.get("type") == "json_invalid":
+        return f"body is not valid JSON: {error.get('ctx', {}).get('error', message)}"
+    return message.removeprefix("Value error, ")
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(exc, request.url.path)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).description
+    if status == 404 and detail == "Not Found":
+        detail = f"no route matches {request.url.path}"
+    if status == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    problem = Problem(detail, status=status, slug=HTTPStatus(status).phrase.lower().replace(" ", "-"))
+    problem.headers = dict(exc.headers or {})
+    return problem_response(problem, request.url.path)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem_response(ValidationProblem(validation_errors(exc.errors())), request.url.path)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    problem = Problem("the server failed to handle this request; the error is logged", status=500, slug="internal")
+    return problem_response(problem, request.url.path)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the problem statuses an endpoint can answer."""
+    return {
+        status: {"model": ProblemDetails, "content": {PROBLEM_JSON: {}}, "description": HTTPStatus(status).phrase}
+        for status in statuses
+    }

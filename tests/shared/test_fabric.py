@@ -1,0 +1,238 @@
+"""The Fabric client against a real database (catalog) and respx (insight API)."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import httpx
+import pytest
+import respx
+from bson import ObjectId
+
+from shared.fabric import (
+    INSIGHTS_PATH,
+    CatalogEvent,
+    FabricApi,
+    FabricPermanentError,
+    FabricTransientError,
+    batches,
+    catalog_query,
+    insight_body,
+    read_catalog,
+    repair_document,
+    retry_after_seconds,
+)
+
+FABRIC = "https://fabric.example"
+
+
+def event(repo: str, path: str, start: float, value: str, **extra) -> dict:
+    return {
+        "repoGuid": repo,
+        "fullPath": path,
+        "sdnaEventType": "label",
+        "eventValue": value,
+        "start": start,
+        "end": start + 1,
+        **extra,
+    }
+
+
+# --- catalog scoping ----------------------------------------------------------------------------
+
+
+async def test_two_repositories_sharing_ids_and_paths_never_mix(catalog) -> None:
+    shared_id = ObjectId()
+    await catalog.insert_many(
+        [
+            {**event("repo-a", "/same.mov", 1, "from A"), "_id": shared_id},
+            event("repo-a", "/same.mov", 2, "also A"),
+            {**event("repo-b", "/same.mov", 1, "from B"), "_id": "legacy-1"},
+            event("repo-b", "/same.mov", 3, "also B"),
+        ]
+    )
+    read_a = await read_catalog(catalog, "repo-a", "/same.mov")
+    read_b_by_ids = await read_catalog(catalog, "repo-b", None, [str(shared_id), "legacy-1"])
+
+    assert [e.value for e in read_a.events] == ["from A", "also A"]
+    assert [e.value for e in read_b_by_ids.events] == ["from B"]
+
+
+def test_a_catalog_query_cannot_be_built_without_a_repository() -> None:
+    with pytest.raises(ValueError, match="repo_guid"):
+        catalog_query("", "/x.mov")
+    assert catalog_query("r", "/x.mov")["repoGuid"] == "r"
+
+
+async def test_events_stream_in_start_order(catalog) -> None:
+    await catalog.insert_many([event("r", "/a.mov", start, f"at {start}") for start in (9.5, 10.0, 0.25, 3)])
+    read = await read_catalog(catalog, "r", "/a.mov")
+    assert [e.start for e in read.events] == [0.25, 3, 9.5, 10.0]
+
+
+# --- repairs -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("document", "expected_start", "expected_end", "code"),
+    [
+        ({"start": 5.0, "end": 2.0}, 5.0, 5.0, "end_before_start"),
+        ({"start": 5.0}, 5.0, 5.0, "bad_end"),
+        ({"start": -2.0, "end": 3.0}, 0.0, 3.0, "negative_time"),
+        ({"start": 1.0, "end": math.nan}, 1.0, 1.0, "bad_end"),
+    ],
+)
+def test_repairable_documents_are_repaired_with_a_warning(document, expected_start, expected_end, code) -> None:
+    repaired, warnings = repair_document({"_id": ObjectId(), "sdnaEventType": "label", "eventValue": "x", **document})
+    assert isinstance(repaired, CatalogEvent)
+    assert (repaired.start, repaired.end) == (expected_start, expected_end)
+    assert code in [w.code for w in warnings]
+
+
+@pytest.mark.parametrize(
+    ("document", "code"),
+    [
+        ({"start": math.nan, "end": 1.0}, "bad_start"),
+        ({"start": "soon", "end": 1.0}, "bad_start"),
+        ({"start": -5.0, "end": -1.0}, "negative_time"),
+        ({"start": 1.0, "end": 2.0, "sdnaEventType": None}, "missing_type"),
+    ],
+)
+def test_unusable_documents_are_skipped_with_a_warning(document, code) -> None:
+    repaired, warnings = repair_document({"_id": ObjectId(), "sdnaEventType": "label", "eventValue": "x", **document})
+    assert repaired is None
+    assert [w.code for w in warnings][-1] == code
+
+
+def test_non_objectid_ids_are_kept_as_text_with_a_warning() -> None:
+    repaired, warnings = repair_document(
+        {
+            "_id": "legacy-42",
+            "sdnaEventType": "label",
+            "eventValue": None,
+            "start": 1,
+            "end": 2,
+            "confidenceScore": math.inf,
+            "positions": [{"x": math.nan, "y": 0.5}],
+        }
+    )
+    assert repaired is not None and repaired.id == "legacy-42"
+    assert repaired.value == "" and repaired.confidence is None
+    assert repaired.positions == [{"x": None, "y": 0.5}]
+    assert {"id_not_objectid", "empty_value"} <= {w.code for w in warnings}
+
+
+async def test_duplicates_are_skipped_and_bad_documents_never_stop_the_read(catalog) -> None:
+    await catalog.insert_many(
+        [
+            event("r", "/a.mov", 1, "same"),
+            event("r", "/a.mov", 1, "same"),
+            # FerretDB cannot store NaN (real MongoDB can); a null start takes the same path.
+            {**event("r", "/a.mov", 2, "no start"), "start": None},
+            event("r", "/a.mov", 3, "fine"),
+        ]
+    )
+    read = await read_catalog(catalog, "r", "/a.mov")
+    assert [e.value for e in read.events] == ["same", "fine"]
+    assert sorted(w.code for w in read.warnings) == ["bad_start", "duplicate"]
+
+
+# --- insight push --------------------------------------------------------------------------------
+
+
+def api(make_settings, **overrides) -> FabricApi:
+    values = {"fabric_api_url": FABRIC, "fabric_api_key": "secret-key", "fabric_api_timeout": 2.0, **overrides}
+    return FabricApi(make_settings(**values))
+
+
+def test_bodies_follow_the_spec() -> None:
+    body = insight_body("repo", "/media/show/ep1.mov", [{"insight": "x", "start": 1, "end": 2}], tag="llm")
+    assert body == {
+        "repoGuid": "repo",
+        "fullPath": "/media/show/ep1.mov",
+        "fileName": "ep1.mov",
+        "insightEvents": [{"insight": "x", "start": 1, "end": 2}],
+        "tag": "llm",
+    }
+    assert "tag" not in insight_body("repo", "/a.mov", [])
+    assert [len(b) for b in batches(list(range(1250)), 500)] == [500, 500, 250]
+
+
+@respx.mock
+async def test_push_sends_the_api_key_and_idempotency_key(make_settings, caplog) -> None:
+    route = respx.post(FABRIC + INSIGHTS_PATH).mock(return_value=httpx.Response(201, json={"ok": True}))
+    fabric = api(make_settings)
+    with caplog.at_level(logging.DEBUG):
+        accepted = await fabric.push_insights(insight_body("r", "/a.mov", []), "import-1:0")
+    await fabric.aclose()
+
+    assert accepted.status == 201
+    request = route.calls.last.request
+    assert request.headers["apiKey"] == "secret-key"
+    assert request.headers["Idempotency-Key"] == "import-1:0"
+    assert "secret-key" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("response", "kind", "retry_after"),
+    [
+        (httpx.Response(400, text="bad field " * 100), FabricPermanentError, None),
+        (httpx.Response(404), FabricPermanentError, None),
+        (httpx.Response(408), FabricTransientError, None),
+        (httpx.Response(429, headers={"Retry-After": "2"}), FabricTransientError, 2.0),
+        (httpx.Response(500), FabricTransientError, None),
+        (httpx.Response(503, headers={"Retry-After": "7"}), FabricTransientError, 7.0),
+    ],
+)
+@respx.mock
+async def test_every_answer_is_classified(make_settings, response, kind, retry_after) -> None:
+    respx.post(FABRIC + INSIGHTS_PATH).mock(return_value=response)
+    fabric = api(make_settings)
+    with pytest.raises(kind) as raised:
+        await fabric.push_insights(insight_body("r", "/a.mov", []), "k")
+    await fabric.aclose()
+
+    assert raised.value.status == response.status_code
+    assert len(raised.value.message) <= len("Fabric answered 400: ") + 500
+    if kind is FabricTransientError:
+        assert raised.value.retry_after == retry_after
+
+
+@pytest.mark.parametrize(
+    ("side_effect", "words"),
+    [(httpx.ConnectError("Connection refused"), "cannot reach"), (httpx.ReadTimeout("slow"), "did not answer")],
+)
+@respx.mock
+async def test_transport_failures_are_transient(make_settings, side_effect, words) -> None:
+    respx.post(FABRIC + INSIGHTS_PATH).mock(side_effect=side_effect)
+    fabric = api(make_settings)
+    with pytest.raises(FabricTransientError, match=words):
+        await fabric.push_insights(insight_body("r", "/a.mov", []), "k")
+    await fabric.aclose()
+
+
+async def test_a_real_refused_connection_is_transient(make_settings) -> None:
+    from tools.embedded_mongo import free_port
+
+    fabric = api(make_settings, fabric_api_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(FabricTransientError, match="cannot reach"):
+        await fabric.push_insights(insight_body("r", "/a.mov", []), "k")
+    await fabric.aclose()
+
+
+async def test_push_without_a_configured_api_is_permanent(make_settings) -> None:
+    fabric = FabricApi(make_settings(fabric_api_url=None))
+    with pytest.raises(FabricPermanentError, match="FABRIC_API_URL"):
+        await fabric.push_insights(insight_body("r", "/a.mov", []), "k")
+    await fabric.aclose()
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds("Thu, 01 Jan 2026 12:00:05 GMT", now) == 5.0
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds(None) is None

@@ -1,0 +1,157 @@
+"""A MongoDB wire-protocol server for development and tests, without Docker: FerretDB v1 embedded.
+
+`tools/ferretdb/` is a tiny Go program of ours that runs FerretDB with its SQLite backend; it is
+built once into `.build/` (about a minute the first time, mostly module downloads) and reused.
+`EmbeddedMongo` starts it on a free port with a data folder, waits until it answers a ping, and
+stops it. Used by `make run` (data kept in `.data/ferretdb`, so jobs survive a restart) and by the
+test suite (a temporary folder per session).
+
+    python -m tools.embedded_mongo build
+    python -m tools.embedded_mongo serve --data .data/ferretdb --port 27117
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "tools" / "ferretdb"
+BINARY = ROOT / ".build" / "ferretdb-embedded"
+START_TIMEOUT_SECONDS = 30.0
+
+
+class EmbeddedMongoError(RuntimeError):
+    pass
+
+
+def needs_build() -> bool:
+    if not BINARY.exists():
+        return True
+    built = BINARY.stat().st_mtime
+    return any(path.stat().st_mtime > built for path in SOURCE.iterdir() if path.is_file())
+
+
+def build(force: bool = False) -> Path:
+    """Build the server once; later calls reuse the binary unless its sources changed."""
+    if not force and not needs_build():
+        return BINARY
+    if shutil.which("go") is None:
+        raise EmbeddedMongoError("Go is needed to build the embedded MongoDB-compatible server (FerretDB)")
+    BINARY.parent.mkdir(parents=True, exist_ok=True)
+    print("building the embedded FerretDB server (first time: about a minute)...", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    subprocess.run(["go", "build", "-o", str(BINARY), "."], cwd=SOURCE, check=True)
+    print(f"built {BINARY.relative_to(ROOT)} in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    return BINARY
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class EmbeddedMongo:
+    """One FerretDB process on 127.0.0.1; use as a context manager or call start()/stop()."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, log_path: Path | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self.log_path = log_path or self.data_dir.parent / f"{self.data_dir.name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    def start(self) -> EmbeddedMongo:
+        binary = build()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [str(binary), "-listen", f"127.0.0.1:{self.port}", "-data", str(self.data_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,  # Ctrl-C in a terminal goes to our parent, which stops us in order
+        )
+        log.close()
+        self._wait_until_ready()
+        return self
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise EmbeddedMongoError(f"FerretDB exited with {self.process.returncode}; see {self.log_path}")
+            with contextlib.suppress(PyMongoError), MongoClient(self.url, serverSelectionTimeoutMS=300) as client:
+                client.admin.command("ping")
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise EmbeddedMongoError(f"FerretDB did not answer on port {self.port} within {START_TIMEOUT_SECONDS:g} s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> EmbeddedMongo:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_parser = commands.add_parser("build", help="build the server binary if needed")
+    build_parser.add_argument("--force", action="store_true")
+    serve = commands.add_parser("serve", help="run the server in the foreground")
+    serve.add_argument("--data", type=Path, default=ROOT / ".data" / "ferretdb")
+    serve.add_argument("--port", type=int, default=27117)
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        print(build(force=args.force))
+        return 0
+    server = EmbeddedMongo(args.data, args.port).start()
+    print(server.url, flush=True)
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    try:
+        while not stop["now"] and server.process is not None and server.process.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
