@@ -13,10 +13,18 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
+from features.cancel_export import cancel_export
+from features.create_export import create_export
+from features.download_artifact import download_artifact
+from features.download_package import download_package
+from features.get_export import get_export
+from features.get_export_status import get_export_status
 from features.health import health
+from features.list_exports import list_exports
 from shared.db import connect, ensure_indexes_when_reachable
 from shared.fabric import FabricApi
 from shared.job_runner import JobKind, JobRunner
@@ -28,13 +36,30 @@ from shared.settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger("ai_spark")
 
-FEATURE_ROUTERS = (health.router,)
+# Import routes come first: `/spark/import...` must never be read as `/spark/{spark_id}` (the id
+# routes only match UUIDs anyway).
+FEATURE_ROUTERS = (
+    health.router,
+    create_export.router,
+    list_exports.router,
+    get_export.router,
+    get_export_status.router,
+    cancel_export.router,
+    download_artifact.router,
+    download_package.router,
+)
 
 
 def job_kinds(services: Services) -> list[JobKind]:
     """The background work this process runs, each kind with its own concurrency limit."""
-    del services
-    return []
+    return [
+        JobKind(
+            kind=create_export.KIND,
+            concurrency=services.settings.export_concurrency,
+            process=partial(create_export.process, services=services),
+            is_transient=create_export.is_transient,
+        ),
+    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

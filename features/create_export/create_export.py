@@ -1,0 +1,474 @@
+"""`POST /spark` — accept an export work order and build its spark package in the background.
+
+Answers 202 with `Location: /spark/{spark_id}` once the job is stored `pending` (200 with the same job
+for a replayed `Idempotency-Key`; 409 for that key with another body; 422 listing every problem of
+the work order with its JSON pointer).
+
+The processor reads the asset's events from the Fabric catalog (always scoped to the repository),
+repairs or skips bad documents into manifest warnings, and writes every requested format for every
+requested data type, the selects, the grounding prompt, the LLM instructions, `manifest.json` and the
+zip, in a private build folder that is renamed into `EXPORT_BASE_PATH/<spark_id>` only when complete.
+The job ends `completed` with the manifest, or `failed` with `errors [{artifact, code, message}]` and
+a manifest of what was written (the partial package itself is not published). A catalog that cannot
+be reached is a transient error: the runner retries the job, which rebuilds from scratch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, Response
+from pydantic import BaseModel
+from pymongo.errors import PyMongoError
+
+from features.create_export import instructions, package
+from features.create_export.selects import build_select_ranges
+from features.create_export.timecode import (
+    parse_frame_rate,
+    rational_label,
+    supports_drop_frame,
+    timecode_to_frame,
+)
+from features.create_export.timeline import Segment, SelectRange, Timeline, WrittenFile
+from features.create_export.work_order import DATA_TYPES, CreateExportRequest, DataTypeOutput, timeline_problem
+from features.create_export.writers import SEGMENT_WRITERS, SELECTS_WRITERS
+from shared.fabric import CatalogEvent, CatalogWarning, read_catalog
+from shared.job_runner import RunnerDep
+from shared.jobs import Job, JobStatus, Submitted, submit_job, utc_now
+from shared.leases import JobRun
+from shared.problems import ProblemError, ValidationProblem, problem_responses
+from shared.services import Services, ServicesDep
+from shared.settings import Settings
+
+KIND = "export"
+MAX_WARNINGS = 200
+log = logging.getLogger("ai_spark.export")
+
+
+# --- problems ------------------------------------------------------------------------------------
+
+
+class ExportRejected(Exception):
+    """The work order cannot be carried out as asked; retrying will not help."""
+
+
+# --- response models -----------------------------------------------------------------------------
+
+
+class ExportLinks(BaseModel):
+    job: str
+    status: str
+    package: str
+
+
+class ExportAccepted(BaseModel):
+    spark_id: str
+    status: JobStatus
+    links: ExportLinks
+
+
+# --- route ---------------------------------------------------------------------------------------
+
+router = APIRouter(tags=["exports"])
+
+
+@router.post(
+    "/spark",
+    status_code=202,
+    response_model=ExportAccepted,
+    responses={
+        200: {"model": ExportAccepted, "description": "replay of an earlier Idempotency-Key"},
+        **problem_responses(401, 409, 413, 422),
+    },
+    summary="Accept an export work order and build its spark package in the background",
+)
+async def create_export(
+    order: CreateExportRequest,
+    response: Response,
+    services: ServicesDep,
+    runner: RunnerDep,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+) -> ExportAccepted:
+    submitted = await handle(order, idempotency_key, services)
+    if submitted.created:
+        runner.nudge()
+    else:
+        response.status_code = 200
+    response.headers["Location"] = f"/spark/{submitted.job.id}"
+    return accepted(submitted.job)
+
+
+def accepted(job: Job) -> ExportAccepted:
+    base = f"/spark/{job.id}"
+    return ExportAccepted(
+        spark_id=job.id,
+        status=job.status,
+        links=ExportLinks(job=base, status=f"{base}/status", package=f"{base}/package"),
+    )
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+
+async def handle(order: CreateExportRequest, idempotency_key: str | None, services: Services) -> Submitted:
+    """Check what needs the settings, then store the job `pending` (or find the replayed one)."""
+    check_against_settings(order, services.settings)
+    return await submit_job(
+        services.database,
+        KIND,
+        order.repo_guid,
+        payload=order.model_dump(mode="json"),
+        idempotency_key=idempotency_key,
+        as_sent=order.model_dump(mode="json", exclude_unset=True),
+    )
+
+
+def check_against_settings(order: CreateExportRequest, settings: Settings) -> None:
+    problems: list[ProblemError] = []
+    if order.media.needs_media:
+        problems.append(
+            ProblemError(
+                pointer=_media_pointer(order),
+                message="media features are off (MEDIA_ROOTS is empty)"
+                if not settings.media_features_enabled
+                else "media features (proxies, subclips) are not available in this version",
+            )
+        )
+    if order.media.frame_rate is None:
+        problem = timeline_problem(
+            parse_frame_rate(settings.default_frame_rate), order.media.drop_frame, order.media.start_timecode
+        )
+        if problem is not None:
+            problems.append(
+                ProblemError(
+                    pointer=f"/media/{problem[0]}",
+                    message=f"{problem[1]} (frame_rate is null, "
+                    f"so DEFAULT_FRAME_RATE {settings.default_frame_rate} applies)",
+                )
+            )
+    if problems:
+        raise ValidationProblem(problems)
+
+
+def _media_pointer(order: CreateExportRequest) -> str:
+    if order.media.subclips.enabled:
+        return "/media/subclips/enabled"
+    if order.media.include_full_proxy:
+        return "/media/include_full_proxy"
+    return "/media/proxy_path"
+
+
+def is_transient(error: BaseException) -> bool:
+    """A catalog that cannot be reached may come back; everything else fails the job at once."""
+    return isinstance(error, PyMongoError)
+
+
+# --- processor -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ExportPlan:
+    """What the processor will write, decided from the work order and what the catalog holds."""
+
+    order: CreateExportRequest
+    full_path: str
+    rate: Fraction
+    drop_frame: bool
+    start_frame: int
+    segments: dict[str, list[Segment]]
+    counts: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+
+    def timeline(self, data_type: str) -> Timeline:
+        return Timeline(
+            rate=self.rate,
+            drop_frame=self.drop_frame,
+            start_frame=self.start_frame,
+            repo_guid=self.order.repo_guid,
+            full_path=self.full_path,
+            data_type=data_type,
+            title=f"{posixpath.basename(self.full_path) or self.full_path} {data_type}",
+            media_url=media_url(self.full_path),
+            width=self.order.media.width or 1920,
+            height=self.order.media.height or 1080,
+        )
+
+
+async def process(run: JobRun, services: Services) -> None:
+    """Build the package of one export job and record its final status (fenced on the run's lease)."""
+    order = CreateExportRequest.model_validate(run.job.payload)
+    build = await asyncio.to_thread(package.prepare, services.settings.export_base_path, run.job_id, run.token)
+    published = False
+    try:
+        await run.progress(2, "reading the catalog")
+        plan = await make_plan(order, services)
+        errors = await write_package(run, build, plan)
+        manifest = manifest_document(run.job, build, plan)
+        if errors:
+            await run.finish(JobStatus.failed, error=_summary(errors), errors=errors, result={"manifest": manifest})
+            return
+        await run.progress(96, "writing manifest.json and the zip")
+        package_info = await asyncio.to_thread(_seal, build, manifest)
+        await run.progress(99, "publishing")
+        await asyncio.to_thread(package.publish, build)
+        published = True
+        await run.finish(JobStatus.completed, result={"manifest": manifest, "package": package_info})
+        log.info("export completed", extra={"spark_id": run.job_id, "artifacts": len(build.artifacts)})
+    except (ExportRejected, package.PackageError) as error:
+        await run.finish(
+            JobStatus.failed, error=str(error), errors=[{"artifact": None, "code": "rejected", "message": str(error)}]
+        )
+    finally:
+        if not published:
+            await asyncio.to_thread(package.discard, build)
+
+
+async def make_plan(order: CreateExportRequest, services: Services) -> ExportPlan:
+    read = await read_catalog(
+        services.database.catalog, order.repo_guid, order.inputs.full_path, order.inputs.event_ids
+    )
+    rate = parse_frame_rate(order.media.frame_rate or services.settings.default_frame_rate)
+    drop_frame = supports_drop_frame(rate) if order.media.drop_frame is None else order.media.drop_frame
+    by_type = group_by_data_type(read.events)
+    if not read.events and (order.outputs.requested_types() or order.outputs.selects.enabled):
+        scope = f"repo_guid {order.repo_guid!r}, full_path {order.inputs.full_path!r}"
+        ids = f", {len(order.inputs.event_ids)} event_ids" if order.inputs.event_ids else ""
+        raise ExportRejected(f"the catalog has no events for {scope}{ids}")
+    return ExportPlan(
+        order=order,
+        full_path=order.inputs.full_path or single_asset_path(read.events),
+        rate=rate,
+        drop_frame=drop_frame,
+        start_frame=timecode_to_frame(order.media.start_timecode, rate, drop_frame),
+        segments={name: merged(segments, order.outputs, name) for name, segments in by_type.items()},
+        counts={name: len(segments) for name, segments in by_type.items()},
+        warnings=describe_warnings(read.warnings),
+    )
+
+
+def group_by_data_type(events: Sequence[CatalogEvent]) -> dict[str, list[Segment]]:
+    groups: dict[str, list[Segment]] = {name: [] for name in DATA_TYPES}
+    for event in events:
+        groups[data_type_of(event.event_type)].append(
+            Segment(
+                id=event.id,
+                event_type=event.event_type,
+                value=event.value,
+                start=event.start,
+                end=event.end,
+                confidence=event.confidence,
+                source=event.source,
+                positions=event.positions,
+            )
+        )
+    return groups
+
+
+def data_type_of(event_type: str) -> str:
+    """SPEC §2.1: transcript; comment and insight → comments; marker → markers; the rest are events."""
+    kind = event_type.strip().lower()
+    if kind == "transcript":
+        return "transcript"
+    if kind in ("comment", "insight"):
+        return "comments"
+    if kind == "marker":
+        return "markers"
+    return "events"
+
+
+def merged(segments: list[Segment], outputs: Any, data_type: str) -> list[Segment]:
+    """`isSingleSegment`: one segment from the first start to the last end, values joined by a space."""
+    output: DataTypeOutput | None = getattr(outputs, data_type)
+    if output is None or not output.isSingleSegment or not segments:
+        return segments
+    values = [segment.value.strip() for segment in segments if segment.value.strip()]
+    return [
+        Segment(
+            id=f"{data_type}-merged",
+            event_type=segments[0].event_type if len({s.event_type for s in segments}) == 1 else data_type,
+            value=" ".join(values),
+            start=min(segment.start for segment in segments),
+            end=max(segment.end for segment in segments),
+            source="merged",
+        )
+    ]
+
+
+def single_asset_path(events: Sequence[CatalogEvent]) -> str:
+    """Without `full_path`, the events named by id must all belong to one asset."""
+    paths = sorted({event.full_path for event in events if event.full_path})
+    if len(paths) > 1:
+        shown = ", ".join(paths[:3]) + (" ..." if len(paths) > 3 else "")
+        raise ExportRejected(f"event_ids span {len(paths)} assets ({shown}); give inputs.full_path to choose one")
+    if not paths:
+        raise ExportRejected("the events have no fullPath; give inputs.full_path")
+    return paths[0]
+
+
+def media_url(full_path: str) -> str:
+    """An absolute `file://` URL for the asset, percent-encoded, as FCPXML and xmeml need."""
+    path = full_path if full_path.startswith("/") else "/" + full_path
+    return "file://" + quote(path, safe="/")
+
+
+def describe_warnings(warnings: Sequence[CatalogWarning]) -> list[str]:
+    described = [f"event {warning.event_id}: {warning.message}" for warning in warnings[:MAX_WARNINGS]]
+    if len(warnings) > MAX_WARNINGS:
+        described.append(f"... and {len(warnings) - MAX_WARNINGS} more repaired or skipped events")
+    return described
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One file (or set of EDL parts) to write."""
+
+    artifact_type: str
+    fmt: str
+    relative: str
+
+
+def planned_steps(plan: ExportPlan) -> list[Step]:
+    steps = []
+    for data_type, output in plan.order.outputs.requested_types().items():
+        for fmt in output.formats:
+            extension = SEGMENT_WRITERS[fmt].extension
+            steps.append(Step(data_type, fmt, f"{data_type}/sdna_ai_spark_{data_type}.{extension}"))
+    selects = plan.order.outputs.selects
+    if selects.enabled:
+        for fmt in selects.formats:
+            steps.append(Step("selects", fmt, f"selects/sdna_ai_spark_selects.{SELECTS_WRITERS[fmt].extension}"))
+    return steps
+
+
+async def write_package(run: JobRun, build: package.PackageBuild, plan: ExportPlan) -> list[dict[str, Any]]:
+    """Write every planned file; an artifact that fails is recorded and the others still written."""
+    steps = planned_steps(plan)
+    ranges = select_ranges(plan) if plan.order.outputs.selects.enabled else []
+    plan.counts["selects"] = len(ranges)
+    plan.counts["subclips"] = 0
+    errors: list[dict[str, Any]] = []
+    for index, step in enumerate(steps):
+        await run.progress(5 + 85 * index / max(len(steps), 1), f"writing {step.artifact_type}.{step.fmt}")
+        try:
+            written = await asyncio.to_thread(write_step, build, plan, step, ranges)
+        except Exception as error:  # one artifact failing must not hide the others: recorded, job fails
+            log.warning("artifact failed", extra={"spark_id": run.job_id, "artifact": step.relative}, exc_info=error)
+            errors.append({"artifact": step.relative, "code": "write_failed", "message": _error_text(error)})
+            continue
+        note_skipped(plan, step, written)
+    await run.progress(92, "writing the LLM files")
+    try:
+        await asyncio.to_thread(write_llm_files, build, plan, run.job)
+    except OSError as error:
+        errors.append(
+            {"artifact": instructions.INSTRUCTIONS_NAME, "code": "write_failed", "message": _error_text(error)}
+        )
+    return errors
+
+
+def write_step(
+    build: package.PackageBuild, plan: ExportPlan, step: Step, ranges: list[SelectRange]
+) -> list[WrittenFile]:
+    target = build.path_for(step.relative)
+    if step.artifact_type == "selects":
+        written = SELECTS_WRITERS[step.fmt].write(target, ranges, plan.timeline("selects"))
+    else:
+        written = SEGMENT_WRITERS[step.fmt].write(
+            target, plan.segments[step.artifact_type], plan.timeline(step.artifact_type)
+        )
+    for file in written:
+        build.record(step.artifact_type, step.fmt, file.path, file.items)
+    return written
+
+
+def note_skipped(plan: ExportPlan, step: Step, written: list[WrittenFile]) -> None:
+    skipped = sum(file.skipped for file in written)
+    if skipped:
+        plan.warnings.append(f"{step.relative}: {skipped} segments with no text to show were left out")
+    if len(written) > 1:
+        plan.warnings.append(f"{step.relative}: more than 999 events, split into {len(written)} files")
+
+
+def select_ranges(plan: ExportPlan) -> list[SelectRange]:
+    selects = plan.order.outputs.selects
+    chosen = [segment for name in selects.source for segment in plan.segments.get(name, [])]
+    return build_select_ranges(chosen, selects.handle_seconds, media_duration=None)
+
+
+def write_llm_files(build: package.PackageBuild, plan: ExportPlan, job: Job) -> None:
+    order = plan.order
+    has_grounding = order.outputs.grounding.enabled and bool(order.user_inputs.prompt)
+    if has_grounding:
+        path = package.write_text(
+            build, instructions.GROUNDING_NAME, instructions.grounding_text(order.user_inputs.prompt or "")
+        )
+        build.record("grounding", "txt", path, 1)
+    if order.user_inputs.llm_instructions:
+        text = instructions.render_instructions(
+            spark_id=job.id,
+            repo_guid=order.repo_guid,
+            full_path=plan.full_path,
+            frame_rate=rational_label(plan.rate),
+            drop_frame=plan.drop_frame,
+            start_timecode=order.media.start_timecode,
+            created_at=_iso(job.created_at),
+            artifacts=list(build.artifacts),
+            has_grounding=has_grounding,
+            segment_id=next((s.id for name in DATA_TYPES for s in plan.segments.get(name, [])), None),
+        )
+        path = package.write_text(build, instructions.INSTRUCTIONS_NAME, text)
+        build.record("llm_instructions", "md", path, 1)
+
+
+def manifest_document(job: Job, build: package.PackageBuild, plan: ExportPlan) -> dict[str, Any]:
+    return {
+        "spark_id": job.id,
+        "spark_version": plan.order.spark_version,
+        "repo_guid": plan.order.repo_guid,
+        "full_path": plan.full_path,
+        "created_at": _iso(job.created_at),
+        "completed_at": _iso(utc_now()),
+        "frame_rate": rational_label(plan.rate),
+        "drop_frame": plan.drop_frame,
+        "start_timecode": plan.order.media.start_timecode,
+        "counts": {name: plan.counts.get(name, 0) for name in (*DATA_TYPES, "selects", "subclips")},
+        "artifacts": [artifact.as_manifest_entry() for artifact in build.artifacts],
+        "warnings": plan.warnings,
+    }
+
+
+def _seal(build: package.PackageBuild, manifest: dict[str, Any]) -> dict[str, Any]:
+    """manifest.json, empty folders dropped, the zip; what the package download serves."""
+    package.drop_empty_folders(build)
+    package.write_text(build, "manifest.json", _json_text(manifest))
+    archive = package.write_zip(build)
+    return {"path": archive.name, "url": f"/spark/{build.spark_id}/package", **package.file_info(archive)}
+
+
+def _json_text(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _error_text(error: BaseException) -> str:
+    return (str(error) or type(error).__name__)[:500]
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    names = ", ".join(str(error["artifact"]) for error in errors[:5])
+    return f"{len(errors)} artifact{'s' if len(errors) != 1 else ''} could not be written: {names}"

@@ -1,0 +1,172 @@
+"""The spark package on disk (SPEC §5): a private build folder, the manifest, the zip, and publishing.
+
+A run builds in `EXPORT_BASE_PATH/.<spark_id>.<lease token>.partial` and renames it to
+`EXPORT_BASE_PATH/<spark_id>` only when complete, so a reader never sees half a package. The
+rename is also the filesystem's fence: renaming onto a non-empty folder fails, so a stalled run
+that wakes up late cannot replace the package of the run that took its job over. A folder left at
+the final place by a run whose completion was never recorded is stale; the next run moves it aside.
+
+Everything here is blocking file I/O: the processor calls it through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ZIP_CHUNK = 1024 * 1024
+PUBLISH_ATTEMPTS = 5
+
+ARTIFACT_FOLDERS = ("transcript", "events", "comments", "markers", "selects")
+
+
+class PackageError(OSError):
+    """The package folder cannot be made or published; the message names the path."""
+
+
+@dataclass
+class Artifact:
+    artifact_type: str
+    format: str
+    path: str
+    size: int
+    sha256: str
+    items: int
+    url: str
+
+    def as_manifest_entry(self) -> dict[str, Any]:
+        return {
+            "artifact_type": self.artifact_type,
+            "format": self.format,
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "items": self.items,
+            "url": self.url,
+        }
+
+
+@dataclass
+class PackageBuild:
+    """One run's build folder and what has been written into it so far."""
+
+    base: Path
+    spark_id: str
+    token: str
+    artifacts: list[Artifact] = field(default_factory=list)
+
+    @property
+    def folder(self) -> Path:
+        return self.base / f".{self.spark_id}.{self.token}.partial"
+
+    @property
+    def final(self) -> Path:
+        return self.base / self.spark_id
+
+    @property
+    def zip_name(self) -> str:
+        return f"{self.spark_id}.zip"
+
+    def path_for(self, relative: str) -> Path:
+        return self.folder / relative
+
+    def record(self, artifact_type: str, fmt: str, written: Path, items: int) -> Artifact:
+        relative = written.relative_to(self.folder).as_posix()
+        artifact = Artifact(
+            artifact_type=artifact_type,
+            format=fmt,
+            path=relative,
+            size=written.stat().st_size,
+            sha256=file_sha256(written),
+            items=items,
+            url=f"/spark/{self.spark_id}/artifacts/{relative}",
+        )
+        self.artifacts.append(artifact)
+        return artifact
+
+
+def prepare(base: Path, spark_id: str, token: str) -> PackageBuild:
+    """A clean build folder for this run; leftovers of earlier runs of the job are wiped first."""
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        probe = base / f".{spark_id}.write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise PackageError(f"EXPORT_BASE_PATH {base} is not a writable folder: {error.strerror or error}") from None
+    remove_leftovers(base, spark_id)
+    build = PackageBuild(base=base, spark_id=spark_id, token=token)
+    build.folder.mkdir()
+    for name in ARTIFACT_FOLDERS:
+        (build.folder / name).mkdir()
+    return build
+
+
+def remove_leftovers(base: Path, spark_id: str) -> None:
+    """Build folders of earlier runs of this job (a crash, a kill) and stale published folders."""
+    for leftover in base.glob(f".{spark_id}.*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def discard(build: PackageBuild) -> None:
+    shutil.rmtree(build.folder, ignore_errors=True)
+
+
+def write_text(build: PackageBuild, relative: str, text: str) -> Path:
+    target = build.path_for(relative)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8", newline="\n")
+    return target
+
+
+def drop_empty_folders(build: PackageBuild) -> None:
+    for name in ARTIFACT_FOLDERS:
+        folder = build.folder / name
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def write_zip(build: PackageBuild) -> Path:
+    """Every file of the package, by relative path, streamed from disk into `<spark_id>.zip`."""
+    target = build.folder / build.zip_name
+    files = sorted(path for path in build.folder.rglob("*") if path.is_file() and path != target)
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for path in files:
+            archive.write(path, arcname=path.relative_to(build.folder).as_posix())
+    return target
+
+
+def publish(build: PackageBuild) -> Path:
+    """Rename the build folder into place; a stale folder there (from a run that never finished) goes."""
+    for attempt in range(PUBLISH_ATTEMPTS):
+        try:
+            os.rename(build.folder, build.final)
+            return build.final
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == PUBLISH_ATTEMPTS - 1:
+                raise PackageError(f"cannot publish the package at {build.final}: {error.strerror}") from None
+            stale = build.base / f".{build.spark_id}.{build.token}.stale{attempt}"
+            try:
+                os.rename(build.final, stale)
+            except FileNotFoundError:
+                continue  # someone else moved it meanwhile; try again
+            shutil.rmtree(stale, ignore_errors=True)
+    raise PackageError(f"cannot publish the package at {build.final}")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(ZIP_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_info(path: Path) -> dict[str, Any]:
+    return {"size": path.stat().st_size, "sha256": file_sha256(path)}

@@ -1,0 +1,179 @@
+"""Exact frame and timecode math for every format the export writes.
+
+Rates are `fractions.Fraction` end to end (24000/1001, never 23.976), seconds are turned into exact
+rationals through their shortest decimal form, and every rounding is half-up, so a time lands on the
+same frame in the EDL, the FCPXML, the xmeml and the OTIO file. See FORMAT-FACTS §1.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal
+from fractions import Fraction
+
+HALF = Fraction(1, 2)
+
+# The rates an editor's timeline can have. Decimal labels are mapped to the exact NTSC rationals.
+SUPPORTED_RATES: dict[Fraction, str] = {
+    Fraction(24000, 1001): "23.976",
+    Fraction(24): "24",
+    Fraction(25): "25",
+    Fraction(30000, 1001): "29.97",
+    Fraction(30): "30",
+    Fraction(48000, 1001): "47.952",
+    Fraction(48): "48",
+    Fraction(50): "50",
+    Fraction(60000, 1001): "59.94",
+    Fraction(60): "60",
+}
+DECIMAL_ALIASES: dict[str, Fraction] = {
+    "23.98": Fraction(24000, 1001),
+    "23.976": Fraction(24000, 1001),
+    "29.97": Fraction(30000, 1001),
+    "47.95": Fraction(48000, 1001),
+    "47.952": Fraction(48000, 1001),
+    "59.94": Fraction(60000, 1001),
+}
+# Frames skipped at each minute (except every tenth) in drop-frame timecode.
+DROPPED_PER_MINUTE: dict[Fraction, int] = {Fraction(30000, 1001): 2, Fraction(60000, 1001): 4}
+
+_TIMECODE = re.compile(r"^(\d{2}):(\d{2}):(\d{2})([:;.,])(\d{2,3})$")
+
+
+class TimecodeError(ValueError):
+    """A frame rate or timecode label that cannot be used; the message says why."""
+
+
+def parse_frame_rate(text: str) -> Fraction:
+    """Read `"25"`, `"24000/1001"` or `"29.97"` as an exact supported rate."""
+    cleaned = text.strip()
+    rate = DECIMAL_ALIASES.get(cleaned)
+    if rate is None:
+        try:
+            rate = Fraction(cleaned)
+        except (ValueError, ZeroDivisionError) as error:
+            raise TimecodeError(f"'{text}' is not a frame rate such as 25, 24000/1001 or 29.97") from error
+    if rate not in SUPPORTED_RATES:
+        supported = ", ".join(f"{label} ({rational_label(r)})" for r, label in SUPPORTED_RATES.items())
+        raise TimecodeError(f"frame rate '{text}' is not supported; use one of {supported}")
+    return rate
+
+
+def rational_label(rate: Fraction) -> str:
+    """The manifest's form of a rate: `"24000/1001"` or `"25"`."""
+    return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
+
+
+def timecode_base(rate: Fraction) -> int:
+    """Frames per timecode second: 24 for 23.976, 30 for 29.97, 25 for 25."""
+    return round(rate)
+
+
+def supports_drop_frame(rate: Fraction) -> bool:
+    return rate in DROPPED_PER_MINUTE
+
+
+def is_ntsc(rate: Fraction) -> bool:
+    """True for the 1000/1001 rates (xmeml's `<ntsc>TRUE`)."""
+    return rate.denominator == 1001
+
+
+def exact_seconds(seconds: float) -> Fraction:
+    """A float of seconds as the exact decimal it prints as (4.56 → 456/100, not 4.5599…)."""
+    return Fraction(repr(float(seconds)))
+
+
+def _decimal_ratio(seconds: float) -> tuple[int, int]:
+    """`exact_seconds` as a numerator and denominator; `Decimal` does it ~4× faster than `Fraction`."""
+    return Decimal(repr(float(seconds))).as_integer_ratio()
+
+
+def round_half_up(value: Fraction) -> int:
+    return math.floor(value + HALF)
+
+
+def seconds_to_frame(seconds: float, rate: Fraction) -> int:
+    """The nearest frame to a time, halves rounded up: floor(p/q × num/den + 1/2) in integers."""
+    p, q = _decimal_ratio(seconds)
+    numerator, denominator = rate.numerator, rate.denominator
+    return (2 * p * numerator + q * denominator) // (2 * q * denominator)
+
+
+def seconds_to_milliseconds(seconds: float) -> int:
+    """The nearest millisecond to a time, halves rounded up."""
+    p, q = _decimal_ratio(seconds)
+    return (2 * p * 1000 + q) // (2 * q)
+
+
+def frame_to_seconds(frame: int, rate: Fraction) -> Fraction:
+    return Fraction(frame) / rate
+
+
+def fcpxml_time(frame: int, rate: Fraction) -> str:
+    """A frame count as an FCPXML rational time: `1235234/30000s`, or `2s` when whole."""
+    numerator = frame * rate.denominator
+    if numerator % rate.numerator == 0:
+        return f"{numerator // rate.numerator}s"
+    return f"{numerator}/{rate.numerator}s"
+
+
+def frame_to_timecode(frame: int, rate: Fraction, drop_frame: bool, separator: str | None = None) -> str:
+    """The `HH:MM:SS:FF` label of a frame count (`;` before the frames for drop frame)."""
+    if frame < 0:
+        raise TimecodeError(f"frame {frame} is before 00:00:00:00")
+    base = timecode_base(rate)
+    counted = _drop_frame_count(frame, rate) if drop_frame else frame
+    frames = counted % base
+    total_seconds = counted // base
+    hours, rest = divmod(total_seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    sep = separator if separator is not None else (";" if drop_frame else ":")
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{sep}{frames:02d}"
+
+
+def timecode_to_frame(label: str, rate: Fraction, drop_frame: bool) -> int:
+    """The frame count of a timecode label; refuses labels that cannot exist at that rate."""
+    match = _TIMECODE.match(label.strip())
+    if match is None:
+        raise TimecodeError(f"'{label}' is not a timecode of the form HH:MM:SS:FF")
+    hours, minutes, seconds, _, frames = (int(g) if g.isdigit() else g for g in match.groups())
+    base = timecode_base(rate)
+    if minutes > 59 or seconds > 59:
+        raise TimecodeError(f"'{label}' has minutes or seconds above 59")
+    if frames >= base:
+        raise TimecodeError(f"'{label}' has frame {frames}, but a second has {base} frames at this rate")
+    total_minutes = hours * 60 + minutes
+    counted = (total_minutes * 60 + seconds) * base + frames
+    if not drop_frame:
+        return counted
+    if not supports_drop_frame(rate):
+        raise TimecodeError(f"drop frame does not exist at {SUPPORTED_RATES.get(rate, rate)} fps")
+    dropped = DROPPED_PER_MINUTE[rate]
+    if seconds == 0 and frames < dropped and minutes % 10 != 0:
+        skipped = f"00-{dropped - 1:02d}"
+        raise TimecodeError(f"'{label}' does not exist in drop-frame timecode (frames {skipped} are skipped)")
+    return counted - dropped * (total_minutes - total_minutes // 10)
+
+
+def clock(milliseconds: int, decimal_separator: str) -> str:
+    """`HH:MM:SS,mmm` (SRT) or `HH:MM:SS.mmm` (WebVTT) from a millisecond count."""
+    if milliseconds < 0:
+        raise TimecodeError(f"time {milliseconds} ms is negative")
+    total_seconds, millis = divmod(milliseconds, 1000)
+    hours, rest = divmod(total_seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{decimal_separator}{millis:03d}"
+
+
+def _drop_frame_count(frame: int, rate: Fraction) -> int:
+    """Add back the skipped labels so the count splits like non-drop (FORMAT-FACTS §1.3)."""
+    dropped = DROPPED_PER_MINUTE.get(rate)
+    if dropped is None:
+        raise TimecodeError(f"drop frame does not exist at {SUPPORTED_RATES.get(rate, rate)} fps")
+    base = timecode_base(rate)
+    per_ten_minutes = 600 * base - 9 * dropped
+    per_minute = 60 * base - dropped
+    tens, remainder = divmod(frame, per_ten_minutes)
+    extra = dropped * ((remainder - dropped) // per_minute) if remainder >= dropped else 0
+    return frame + 9 * dropped * tens + extra

@@ -1,0 +1,72 @@
+"""What every writer of the export slice receives: clean segments and the timeline they sit on.
+
+The processor repairs catalog documents into `Segment`s before any writer runs (start ≥ 0,
+end ≥ start, finite numbers, text as read), so writers only decide how to spell them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One catalog event, repaired: seconds from the start of the media, `end >= start >= 0`."""
+
+    id: str
+    event_type: str
+    value: str
+    start: float
+    end: float
+    confidence: float | None = None
+    source: str | None = None
+    positions: list[Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SelectRange:
+    """One select: a stretch of the source media (seconds), with the label of what it came from."""
+
+    start: float
+    end: float
+    label: str
+    source_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """The timeline the files describe: rate, timecode and the asset they point at."""
+
+    rate: Fraction
+    drop_frame: bool
+    start_frame: int
+    repo_guid: str
+    full_path: str
+    data_type: str
+    title: str
+    media_url: str
+    width: int = 1920
+    height: int = 1080
+    media_duration: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenFile:
+    """A file a writer produced, how many items it holds and how many it had to leave out."""
+
+    path: Path
+    items: int
+    skipped: int = 0
+
+
+class SegmentWriter(Protocol):
+    def __call__(self, path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]: ...
+
+
+class SelectsWriter(Protocol):
+    def __call__(self, path: Path, ranges: Sequence[SelectRange], timeline: Timeline) -> list[WrittenFile]: ...

@@ -1,0 +1,54 @@
+"""CSV export: RFC 4180 rows of `id,sdnaEventType,eventValue,start,end,confidenceScore,source`.
+
+UTF-8 without a BOM (a BOM helps Excel guess the encoding but breaks the first header name for most
+other readers, and LLMs and scripts are the main readers here); CRLF record ends and quoting by the
+`csv` module (FORMAT-FACTS §8). Segments are ordered by start.
+
+Formula guard: a text cell that starts with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`, so a
+spreadsheet shows it instead of running it (OWASP "CSV injection"). Numbers are never guarded: they are
+written as plain decimals (`0.00001`, never `1e-05`), and an empty cell means "not given".
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+
+from features.create_export.timeline import Segment, Timeline, WrittenFile
+
+HEADER = ("id", "sdnaEventType", "eventValue", "start", "end", "confidenceScore", "source")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
+    """Write one row per segment under the header and return the file written."""
+    ordered = sorted(segments, key=lambda segment: (segment.start, segment.id))
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream, lineterminator="\r\n")
+        writer.writerow(HEADER)
+        writer.writerows(_row(segment) for segment in ordered)
+    return [WrittenFile(path=path, items=len(ordered))]
+
+
+def _row(segment: Segment) -> tuple[str, ...]:
+    return (
+        guard_formula(segment.id),
+        guard_formula(segment.event_type),
+        guard_formula(segment.value),
+        plain_number(segment.start),
+        plain_number(segment.end),
+        "" if segment.confidence is None else plain_number(segment.confidence),
+        "" if segment.source is None else guard_formula(segment.source),
+    )
+
+
+def guard_formula(text: str) -> str:
+    """Prefix `'` to text a spreadsheet would otherwise evaluate."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def plain_number(value: float) -> str:
+    """The shortest decimal that reads back as the same float, without an exponent."""
+    return format(Decimal(repr(float(value))), "f")

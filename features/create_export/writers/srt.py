@@ -1,0 +1,81 @@
+"""SubRip (SRT) export: numbered cues `HH:MM:SS,mmm --> HH:MM:SS,mmm`, UTF-8, LF line ends.
+
+There is no formal spec; this is the form every player accepts (FORMAT-FACTS §6):
+
+    1
+    00:00:04,560 --> 00:00:06,000
+    text line
+
+Choices:
+- Times are rounded half-up to the millisecond from the exact decimal seconds, never truncated.
+- A cue whose rounded end is not after its start (a zero-length segment, or two times within half a
+  millisecond) is extended to last one frame of the timeline rate, rounded half-up to whole
+  milliseconds and at least 1 ms, so players show it instead of dropping it.
+- Text: CR/LF and Unicode line separators become line breaks, empty lines are dropped (a blank line
+  would end the cue), `-->` becomes `->` (it would read as a timing line), tabs become spaces and other
+  control characters are removed. A segment with no text left is skipped and counted in `skipped`.
+- Cues are ordered by start and numbered 1..n over the cues actually written; the file ends with the
+  blank line that closes the last cue. No BOM: most players accept one, not all.
+
+`cue_lines`, `cue_milliseconds` and `one_frame_milliseconds` are shared with the WebVTT writer, which
+follows the same rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+from features.create_export.timecode import clock, round_half_up, seconds_to_milliseconds
+from features.create_export.timeline import Segment, Timeline, WrittenFile
+
+_LINE_BREAK = re.compile("\r\n|[\r\n\u2028\u2029\x85]")
+_SPACE_LIKE = re.compile("[\t\v\f]")
+# C0 and C1 controls and DEL: invisible at best, and some players stop reading at them.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
+    """Write one cue per segment with text and return the file written."""
+    frame_ms = one_frame_milliseconds(timeline.rate)
+    written = skipped = 0
+    with path.open("w", encoding="utf-8", newline="\n") as stream:
+        for segment in sorted(segments, key=lambda segment: (segment.start, segment.id)):
+            lines = cue_lines(segment.value)
+            if not lines:
+                skipped += 1
+                continue
+            written += 1
+            start_ms, end_ms = cue_milliseconds(segment, frame_ms)
+            stream.write(f"{written}\n{clock(start_ms, ',')} --> {clock(end_ms, ',')}\n")
+            stream.write("\n".join(lines))
+            stream.write("\n\n")
+    return [WrittenFile(path=path, items=written, skipped=skipped)]
+
+
+def cue_lines(text: str) -> list[str]:
+    """The text as non-empty, control-free lines that cannot be taken for a timing line."""
+    lines = (_clean_line(line) for line in _LINE_BREAK.split(text))
+    return [line for line in lines if line]
+
+
+def cue_milliseconds(segment: Segment, frame_ms: int) -> tuple[int, int]:
+    """Start and end in whole milliseconds; an end not after the start becomes start + one frame."""
+    start_ms = seconds_to_milliseconds(segment.start)
+    end_ms = seconds_to_milliseconds(segment.end)
+    return start_ms, end_ms if end_ms > start_ms else start_ms + frame_ms
+
+
+def one_frame_milliseconds(rate: Fraction) -> int:
+    """One frame at `rate` in milliseconds, rounded half-up, at least 1 (42 at 23.976, 40 at 25)."""
+    return max(1, round_half_up(Fraction(1000) / rate))
+
+
+def _clean_line(line: str) -> str:
+    cleaned = _CONTROL.sub("", _SPACE_LIKE.sub(" ", line)).strip()
+    # A loop, not one replace: "--->" becomes "-->" after a single pass.
+    while "-->" in cleaned:
+        cleaned = cleaned.replace("-->", "->")
+    return cleaned

@@ -1,0 +1,471 @@
+"""JSON, CSV, SRT, WebVTT and Avid marker writers: real files read back by independent readers.
+
+Each file is parsed twice: by the library a consumer would use (`json`, `csv`, `srt`, `webvtt-py`) and
+by a strict reader written here, because those libraries are lenient (FORMAT-FACTS §10). Expected
+frames, milliseconds and timecodes come from `exact.py` (decimal arithmetic, the `timecode` package).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+import srt
+import webvtt
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features.create_export.timeline import Segment, Timeline, WrittenFile
+from features.create_export.writers import avid as avid_writer
+from features.create_export.writers import csv as csv_writer
+from features.create_export.writers import json as json_writer
+from features.create_export.writers import srt as srt_writer
+from features.create_export.writers import vtt as vtt_writer
+from tests.features.create_export.exact import exact_frame, exact_milliseconds, label_to_frame
+from tests.features.create_export.samples import hostile_segments, many_segments, timeline
+
+MODES = [
+    (Fraction(24000, 1001), False),
+    (Fraction(25), False),
+    (Fraction(30000, 1001), True),
+    (Fraction(30000, 1001), False),
+    (Fraction(60000, 1001), True),
+]
+MODE_IDS = ["23.976", "25", "29.97DF", "29.97NDF", "59.94DF"]
+SETS = {"hostile": hostile_segments, "many": lambda: many_segments(10_000)}
+CSV_HEADER = ["id", "sdnaEventType", "eventValue", "start", "end", "confidenceScore", "source"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+SRT_TIMING = re.compile(r"(\d{2,}):([0-5]\d):([0-5]\d),(\d{3}) --> (\d{2,}):([0-5]\d):([0-5]\d),(\d{3})")
+VTT_TIMING = re.compile(r"(\d{2,}):([0-5]\d):([0-5]\d)\.(\d{3}) --> (\d{2,}):([0-5]\d):([0-5]\d)\.(\d{3})")
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+AVID_COLOURS = {"transcript": "blue", "events": "green", "comments": "yellow", "markers": "red"}
+
+
+@pytest.fixture(scope="module", params=list(SETS), ids=list(SETS))
+def segments(request: pytest.FixtureRequest) -> list[Segment]:
+    return SETS[request.param]()
+
+
+@pytest.fixture(params=MODES, ids=MODE_IDS)
+def line(request: pytest.FixtureRequest) -> Timeline:
+    rate, drop_frame = request.param
+    # Record start 01:00:00:00, read by the `timecode` package, not by the code under test.
+    return timeline(rate=rate, drop_frame=drop_frame, start_frame=label_to_frame("01:00:00:00", rate, drop_frame))
+
+
+def by_start(segments: Sequence[Segment]) -> list[Segment]:
+    return sorted(segments, key=lambda segment: (segment.start, segment.id))
+
+
+def has_text(value: str) -> bool:
+    return any(char.isprintable() and not char.isspace() for char in value)
+
+
+def squeeze(text: str) -> str:
+    """Text without whitespace or control characters: what must survive any clean-up."""
+    return "".join(char for char in text if char.isprintable() and not char.isspace())
+
+
+def compact(text: str) -> str:
+    """`squeeze`d, with arrows as `->`: what a subtitle cue must still say."""
+    squeezed = squeeze(text)
+    while "-->" in squeezed:
+        squeezed = squeezed.replace("-->", "->")
+    return squeezed
+
+
+def one_frame_ms(rate: Fraction) -> int:
+    millis = (Decimal(1000) * rate.denominator / rate.numerator).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return max(1, int(millis))
+
+
+def expected_cue_ms(segment: Segment, rate: Fraction) -> tuple[int, int]:
+    start, end = exact_milliseconds(segment.start), exact_milliseconds(segment.end)
+    return start, end if end > start else start + one_frame_ms(rate)
+
+
+def only_file(written: list[WrittenFile], path: Path, items: int, skipped: int = 0) -> None:
+    assert written == [WrittenFile(path=path, items=items, skipped=skipped)]
+    assert sorted(path.parent.iterdir()) == [path]
+
+
+# --- JSON -------------------------------------------------------------------------------------------
+
+
+def refuse_constant(name: str) -> None:
+    raise AssertionError(f"JSON holds {name}")
+
+
+def test_json_reads_back_with_exact_frames_and_record_timecodes(
+    tmp_path: Path, segments: list[Segment], line: Timeline
+) -> None:
+    path = tmp_path / "out.json"
+    only_file(json_writer.write_segments(path, segments, line), path, len(segments))
+    raw = path.read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf")
+    document = json.loads(raw.decode("utf-8"), parse_constant=refuse_constant)
+    rate = line.rate
+    expected_rate = str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
+    assert {key: document[key] for key in ("repoGuid", "fullPath", "dataType", "frameRate", "dropFrame")} == {
+        "repoGuid": "demo-repo", "fullPath": "/demo/interview.mov", "dataType": "comments",
+        "frameRate": expected_rate, "dropFrame": line.drop_frame,
+    }  # fmt: skip
+    assert len(document["segments"]) == len(segments)
+    for item, segment in zip(document["segments"], by_start(segments), strict=True):
+        check_json_segment(item, segment, line)
+
+
+def check_json_segment(item: dict, segment: Segment, line: Timeline) -> None:
+    start_frame, end_frame = exact_frame(segment.start, line.rate), exact_frame(segment.end, line.rate)
+    assert (item["id"], item["sdnaEventType"], item["eventValue"]) == (segment.id, segment.event_type, segment.value)
+    assert (item["start"], item["end"], item["startFrame"], item["endFrame"]) == (
+        segment.start, segment.end, start_frame, end_frame,
+    )  # fmt: skip
+    for field, frame in (("startTimecode", start_frame), ("endTimecode", end_frame)):
+        assert (";" in item[field]) == line.drop_frame
+        assert label_to_frame(item[field], line.rate, line.drop_frame) == line.start_frame + frame
+    optional = {"confidenceScore": segment.confidence, "source": segment.source, "positions": segment.positions}
+    for field, value in optional.items():
+        assert item.get(field) == value
+        assert (field in item) == (value is not None)
+
+
+def test_json_keeps_non_ascii_as_is(tmp_path: Path) -> None:
+    path = tmp_path / "out.json"
+    json_writer.write_segments(path, hostile_segments(), timeline())
+    text = path.read_text(encoding="utf-8")
+    for value in ("日本語のテキストと中文", "שלום עולם", "👩‍👩‍👧"):
+        assert value in text
+    assert "\\u65e5" not in text
+
+
+def test_json_of_nothing_is_an_empty_list(tmp_path: Path) -> None:
+    path = tmp_path / "out.json"
+    json_writer.write_segments(path, [], timeline())
+    assert json.loads(path.read_text(encoding="utf-8"))["segments"] == []
+
+
+def test_json_positions_of_any_type_are_written(tmp_path: Path) -> None:
+    path = tmp_path / "out.json"
+    positions = [{"x": 1, "y": 2.5}, [3, 4], "label"]
+    segment = Segment(id="p", event_type="face", value="v", start=1.0, end=2.0, positions=positions)
+    json_writer.write_segments(path, [segment], timeline())
+    assert json.loads(path.read_text(encoding="utf-8"))["segments"][0]["positions"] == positions
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mode=st.sampled_from(MODES),
+    seconds=st.floats(min_value=0, max_value=86_000, allow_nan=False)
+    | st.integers(0, 86_000_000).map(lambda ms: ms / 1000),
+    length=st.floats(min_value=0, max_value=60, allow_nan=False),
+)
+def test_json_frame_is_the_exact_frame_for_any_time(mode: tuple[Fraction, bool], seconds: float, length: float) -> None:
+    rate, drop_frame = mode
+    line = timeline(rate=rate, drop_frame=drop_frame, start_frame=label_to_frame("00:59:00:00", rate, drop_frame))
+    segment = Segment(id="x", event_type="label", value="v", start=seconds, end=seconds + length)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "out.json"
+        json_writer.write_segments(path, [segment], line)
+        item = json.loads(path.read_text(encoding="utf-8"))["segments"][0]
+    check_json_segment(item, segment, line)
+
+
+# --- CSV --------------------------------------------------------------------------------------------
+
+
+def unguard(cell: str, original: str) -> str:
+    """The cell as the original text: the writer's `'` comes off only where a guard was due."""
+    if original.startswith(FORMULA_STARTS):
+        assert cell.startswith("'"), cell
+        return cell[1:]
+    return cell
+
+
+def plain_decimal(cell: str, value: float) -> None:
+    assert re.fullmatch(r"\d+(\.\d+)?", cell), cell
+    assert float(cell) == value
+
+
+def test_csv_round_trips_every_value_with_a_formula_guard(tmp_path: Path, segments: list[Segment]) -> None:
+    path = tmp_path / "out.csv"
+    only_file(csv_writer.write_segments(path, segments, timeline()), path, len(segments))
+    raw = path.read_bytes()
+    assert raw.startswith(b"id,sdnaEventType,eventValue,start,end,confidenceScore,source\r\n")
+    assert raw.endswith(b"\r\n")
+    with path.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.reader(stream, strict=True))
+    assert rows[0] == CSV_HEADER
+    assert len(rows) == len(segments) + 1
+    for row, segment in zip(rows[1:], by_start(segments), strict=True):
+        assert len(row) == len(CSV_HEADER)
+        for cell in (row[0], row[1], row[2], row[6]):
+            assert not cell.startswith(FORMULA_STARTS), cell
+        assert unguard(row[0], segment.id) == segment.id
+        assert unguard(row[1], segment.event_type) == segment.event_type
+        assert unguard(row[2], segment.value) == segment.value
+        plain_decimal(row[3], segment.start)
+        plain_decimal(row[4], segment.end)
+        assert row[5] == "" if segment.confidence is None else float(row[5]) == segment.confidence
+        assert row[6] == (segment.source or "")
+
+
+def test_csv_guards_formulas_and_keeps_other_text(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    values = ["=1+1", "+1", "-1", "@SUM(1)", "\tx", "\rx", "a=1", "'quoted", " =spaced"]
+    segments = [Segment(id=f"{i}", event_type="t", value=v, start=i, end=i) for i, v in enumerate(values)]
+    csv_writer.write_segments(path, segments, timeline())
+    with path.open(encoding="utf-8", newline="") as stream:
+        cells = [row[2] for row in list(csv.reader(stream))[1:]]
+    assert cells == ["'=1+1", "'+1", "'-1", "'@SUM(1)", "'\tx", "'\rx", "a=1", "'quoted", " =spaced"]
+
+
+def test_csv_numbers_never_use_exponents(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    segment = Segment(id="n", event_type="t", value="v", start=0.00001, end=12345678.5, confidence=1e-7)
+    csv_writer.write_segments(path, [segment], timeline())
+    with path.open(encoding="utf-8", newline="") as stream:
+        row = list(csv.reader(stream))[1]
+    assert row[3:6] == ["0.00001", "12345678.5", "0.0000001"]
+
+
+# --- SRT --------------------------------------------------------------------------------------------
+
+
+def milliseconds(groups: Sequence[str]) -> int:
+    hours, minutes, seconds, millis = (int(group) for group in groups)
+    return ((hours * 60 + minutes) * 60 + seconds) * 1000 + millis
+
+
+def read_srt_strictly(text: str) -> list[tuple[int, int, list[str]]]:
+    """Cues as (start ms, end ms, lines), refusing what lenient parsers let through."""
+    assert "\r" not in text
+    assert text.endswith("\n\n")
+    assert not text.endswith("\n\n\n")
+    cues = []
+    for number, block in enumerate(text[:-2].split("\n\n"), start=1):
+        lines = block.split("\n")
+        assert lines[0] == str(number), block
+        timing = SRT_TIMING.fullmatch(lines[1])
+        assert timing, block
+        start, end = milliseconds(timing.groups()[:4]), milliseconds(timing.groups()[4:])
+        assert end > start, block
+        text_lines = lines[2:]
+        assert text_lines, block
+        for text_line in text_lines:
+            assert text_line.strip(), block
+            assert "-->" not in text_line, block
+            assert not CONTROL.search(text_line), block
+        cues.append((start, end, text_lines))
+    return cues
+
+
+def check_cues(cues: list[tuple[int, int, list[str]]], segments: list[Segment], rate: Fraction) -> None:
+    expected = [segment for segment in by_start(segments) if has_text(segment.value)]
+    assert len(cues) == len(expected)
+    for (start, end, lines), segment in zip(cues, expected, strict=True):
+        assert (start, end) == expected_cue_ms(segment, rate)
+        assert compact("".join(lines)) == compact(segment.value)
+
+
+def test_srt_reads_back_strictly_and_with_srt(tmp_path: Path, segments: list[Segment], line: Timeline) -> None:
+    path = tmp_path / "out.srt"
+    skipped = sum(not has_text(segment.value) for segment in segments)
+    only_file(srt_writer.write_segments(path, segments, line), path, len(segments) - skipped, skipped)
+    text = path.read_text(encoding="utf-8")
+    cues = read_srt_strictly(text)
+    check_cues(cues, segments, line.rate)
+    parsed = list(srt.parse(text))
+    assert [subtitle.index for subtitle in parsed] == list(range(1, len(cues) + 1))
+    for subtitle, (start, end, lines) in zip(parsed, cues, strict=True):
+        assert subtitle.start.total_seconds() * 1000 == pytest.approx(start, abs=0.001)
+        assert subtitle.end.total_seconds() * 1000 == pytest.approx(end, abs=0.001)
+        assert subtitle.content == "\n".join(lines)
+
+
+def test_srt_cleans_hostile_text(tmp_path: Path) -> None:
+    path = tmp_path / "out.srt"
+    srt_writer.write_segments(path, hostile_segments(), timeline())
+    contents = [subtitle.content for subtitle in srt.parse(path.read_text(encoding="utf-8"))]
+    assert "Line one\nLine two\nLine three\nafter blank lines" in contents
+    assert "An arrow -> inside the text" in contents
+    assert "padded with spaces" in contents
+    assert "zero length" in contents
+    assert "" not in contents
+
+
+@pytest.mark.parametrize(
+    ("rate", "frame_ms"),
+    [(Fraction(24000, 1001), 42), (Fraction(25), 40), (Fraction(30000, 1001), 33), (Fraction(60), 17)],
+)
+def test_srt_zero_length_cues_last_one_frame(tmp_path: Path, rate: Fraction, frame_ms: int) -> None:
+    path = tmp_path / "out.srt"
+    segments = [
+        Segment(id="a", event_type="t", value="zero", start=5.0, end=5.0),
+        Segment(id="b", event_type="t", value="sub-millisecond", start=7.0, end=7.0004),
+    ]
+    srt_writer.write_segments(path, segments, timeline(rate=rate))
+    cues = read_srt_strictly(path.read_text(encoding="utf-8"))
+    assert [(start, end) for start, end, _ in cues] == [(5000, 5000 + frame_ms), (7000, 7000 + frame_ms)]
+
+
+def test_srt_arrows_of_any_length_are_broken(tmp_path: Path) -> None:
+    path = tmp_path / "out.srt"
+    segment = Segment(id="a", event_type="t", value="a ---> b ----> c -->> d", start=1, end=2)
+    srt_writer.write_segments(path, [segment], timeline())
+    (cue,) = read_srt_strictly(path.read_text(encoding="utf-8"))
+    assert cue[2] == ["a -> b -> c ->> d"]
+
+
+# --- WebVTT -----------------------------------------------------------------------------------------
+
+
+def read_vtt_strictly(text: str) -> list[tuple[str | None, int, int, list[str]]]:
+    """Cues as (identifier, start ms, end ms, lines); header, escaping, order and ids checked."""
+    assert text.startswith("WEBVTT\n\n")
+    assert text.endswith("\n\n")
+    assert "\r" not in text
+    cues: list[tuple[str | None, int, int, list[str]]] = []
+    body = text[len("WEBVTT\n\n") : -2]
+    for block in body.split("\n\n") if body else []:
+        lines = block.split("\n")
+        identifier = None if "-->" in lines[0] else lines.pop(0)
+        timing = VTT_TIMING.fullmatch(lines[0])
+        assert timing, block
+        start, end = milliseconds(timing.groups()[:4]), milliseconds(timing.groups()[4:])
+        assert end > start, block
+        assert not cues or start >= cues[-1][1], "cues out of order"
+        for text_line in lines[1:]:
+            assert text_line.strip(), block
+            assert not re.search("-->|<|>", text_line), block
+            assert re.fullmatch(r"([^&]|&(amp|lt|gt);)*", text_line), block
+            assert not CONTROL.search(text_line), block
+        assert len(lines) > 1, block
+        cues.append((identifier, start, end, lines[1:]))
+    identifiers = [identifier for identifier, *_ in cues if identifier is not None]
+    assert len(identifiers) == len(set(identifiers))
+    for identifier in identifiers:
+        assert re.fullmatch(r"(?!NOTE|STYLE|REGION)[^\s]((?!-->).)*", identifier), identifier
+    return cues
+
+
+def test_vtt_reads_back_strictly_and_with_webvtt(tmp_path: Path, segments: list[Segment], line: Timeline) -> None:
+    path = tmp_path / "out.vtt"
+    skipped = sum(not has_text(segment.value) for segment in segments)
+    only_file(vtt_writer.write_segments(path, segments, line), path, len(segments) - skipped, skipped)
+    cues = read_vtt_strictly(path.read_text(encoding="utf-8"))
+    unescaped = [(start, end, [html.unescape(text) for text in lines]) for _, start, end, lines in cues]
+    check_cues(unescaped, segments, line.rate)
+    captions = webvtt.read(str(path)).captions
+    assert len(captions) == len(cues)
+    for caption, (identifier, start, end, lines) in zip(captions, cues, strict=True):
+        assert caption.identifier == identifier
+        read_start, read_end = (milliseconds(re.split("[:.]", time)) for time in (caption.start, caption.end))
+        assert (read_start, read_end) == (start, end)
+        assert caption.text == "\n".join(lines)
+
+
+def test_vtt_escapes_markup_and_keeps_ids_unique(tmp_path: Path) -> None:
+    path = tmp_path / "out.vtt"
+    segments = [
+        Segment(id="same", event_type="t", value="Ampersand & <b>tags</b> -> -->", start=1, end=2),
+        Segment(id="same", event_type="t", value="second", start=3, end=4),
+        Segment(id="NOTE 1", event_type="t", value="third", start=5, end=6),
+        Segment(id="a-->b", event_type="t", value="fourth", start=7, end=8),
+    ]
+    vtt_writer.write_segments(path, segments, timeline())
+    cues = read_vtt_strictly(path.read_text(encoding="utf-8"))
+    assert cues[0][3] == ["Ampersand &amp; &lt;b&gt;tags&lt;/b&gt; -&gt; -&gt;"]
+    assert cues[0][0] == "same"
+    assert cues[1][0] is None
+    assert cues[2][0] is None
+    assert cues[3][0] == "a--b"
+
+
+def test_vtt_of_nothing_is_a_header(tmp_path: Path) -> None:
+    path = tmp_path / "out.vtt"
+    vtt_writer.write_segments(path, [], timeline())
+    assert path.read_text(encoding="utf-8") == "WEBVTT\n\n"
+    assert webvtt.read(str(path)).captions == []
+
+
+# --- Avid marker list -------------------------------------------------------------------------------
+
+AVID_COMMENT_LIMIT = 240  # the module docstring's promise
+
+
+def read_avid(path: Path) -> list[list[str]]:
+    raw = path.read_bytes()
+    assert b"\r" not in raw
+    assert raw.endswith(b"\n") or raw == b""
+    return [row.split("\t") for row in raw.decode("utf-8").split("\n")[:-1]]
+
+
+def test_avid_markers_land_on_the_exact_record_frame(tmp_path: Path, segments: list[Segment], line: Timeline) -> None:
+    path = tmp_path / "out.txt"
+    only_file(avid_writer.write_segments(path, segments, line), path, len(segments))
+    rows = read_avid(path)
+    assert len(rows) == len(segments)
+    label = re.compile(r"\d{2}:[0-5]\d:[0-5]\d" + (";" if line.drop_frame else ":") + r"\d{2}")
+    for row, segment in zip(rows, by_start(segments), strict=True):
+        assert len(row) == 6, row
+        user, timecode, track, colour, comment, duration = row
+        start_frame, end_frame = exact_frame(segment.start, line.rate), exact_frame(segment.end, line.rate)
+        assert (user, track, colour) == ("AI Spark", "V1", "yellow")
+        assert label.fullmatch(timecode), timecode
+        assert label_to_frame(timecode, line.rate, line.drop_frame) == line.start_frame + start_frame
+        assert int(duration) == max(1, end_frame - start_frame)
+        assert not CONTROL.search(comment)
+        assert "\t" not in comment
+        assert len(comment) <= AVID_COMMENT_LIMIT
+        if len(segment.value) < AVID_COMMENT_LIMIT:
+            assert squeeze(comment) == squeeze(segment.value)
+
+
+@pytest.mark.parametrize("data_type", list(AVID_COLOURS))
+def test_avid_colour_follows_the_data_type(tmp_path: Path, data_type: str) -> None:
+    path = tmp_path / "out.txt"
+    avid_writer.write_segments(path, hostile_segments(), timeline(data_type=data_type))
+    assert {row[3] for row in read_avid(path)} == {AVID_COLOURS[data_type]}
+
+
+def test_avid_long_comments_are_cut_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "out.txt"
+    segment = Segment(id="l", event_type="t", value="word\t" * 200 + "\nend", start=1, end=1)
+    avid_writer.write_segments(path, [segment], timeline())
+    (row,) = read_avid(path)
+    assert row[4].startswith("word word word")
+    assert len(row[4]) <= AVID_COMMENT_LIMIT
+    assert row[5] == "1"
+
+
+# --- every writer -----------------------------------------------------------------------------------
+
+WRITERS: dict[str, Callable[[Path, Sequence[Segment], Timeline], list[WrittenFile]]] = {
+    "json": json_writer.write_segments,
+    "csv": csv_writer.write_segments,
+    "srt": srt_writer.write_segments,
+    "vtt": vtt_writer.write_segments,
+    "txt": avid_writer.write_segments,
+}
+
+
+@pytest.mark.parametrize("extension", list(WRITERS))
+def test_writers_sort_by_start_then_id(tmp_path: Path, extension: str) -> None:
+    ordered_path, shuffled_path = tmp_path / f"a.{extension}", tmp_path / f"b.{extension}"
+    segments = [
+        Segment(id=f"s{index}", event_type="t", value=f"v{index}", start=float(10 - index // 2), end=20.0)
+        for index in range(10)
+    ]
+    WRITERS[extension](ordered_path, by_start(segments), timeline())
+    WRITERS[extension](shuffled_path, segments[::-1], timeline())
+    assert ordered_path.read_bytes() == shuffled_path.read_bytes()
+    assert ordered_path.read_text(encoding="utf-8").index("v9") < ordered_path.read_text(encoding="utf-8").index("v0")

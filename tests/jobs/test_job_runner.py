@@ -1,0 +1,259 @@
+"""The in-process runner with test processors on the real database: retries, limits, timeouts,
+lost leases and shutdown. (The export and import processors are tested in their slices.)"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from datetime import timedelta
+
+import pytest
+from pymongo.errors import AutoReconnect
+
+from shared.db import connect
+from shared.job_runner import JobKind, JobRunner
+from shared.jobs import INDEXES, JobStatus, jobs, load_job, submit_job, utc_now
+from shared.leases import JobRun
+
+
+class Transient(Exception):
+    pass
+
+
+@pytest.fixture
+async def database(settings):
+    handle = connect(settings)
+    await handle.ensure_indexes(INDEXES)
+    yield handle
+    handle.close()
+
+
+async def wait_for(database, job_id: str, statuses: set[str], within: float = 20.0):
+    deadline = time.monotonic() + within
+    while True:
+        job = await load_job(database, "test", job_id)
+        if job.status in statuses:
+            return job
+        assert time.monotonic() < deadline, f"still {job.status}: {job.error}"
+        await asyncio.sleep(0.05)
+
+
+async def speed_up_retry(database, job_id: str) -> None:
+    await jobs(database).update_one({"_id": job_id, "status": "pending"}, {"$set": {"not_before": utc_now()}})
+
+
+def runner_for(
+    database, make_settings, process, concurrency=2, is_transient=lambda e: isinstance(e, Transient), **settings
+):
+    kind = JobKind("test", concurrency, process, is_transient)
+    return JobRunner(database, make_settings(**settings), [kind], worker_id="test-worker")
+
+
+async def test_a_processor_that_finishes_completes_the_job(database, make_settings) -> None:
+    async def process(run: JobRun) -> None:
+        await run.progress(50, "half")
+        await run.finish(JobStatus.completed, result={"answer": 42})
+
+    runner = runner_for(database, make_settings, process)
+    runner.start()
+    submitted = await submit_job(database, "test", "repo", {"n": 1})
+    runner.nudge()
+    job = await wait_for(database, submitted.job.id, {"completed"})
+    await runner.shutdown()
+
+    assert job.result == {"answer": 42} and job.attempts == 1 and job.lease_token is None
+    assert job.runs[0]["outcome"] == "completed" and job.runs[0]["worker_id"] == "test-worker"
+
+
+async def test_transient_errors_retry_with_backoff_then_succeed(database, make_settings) -> None:
+    calls = []
+
+    async def process(run: JobRun) -> None:
+        calls.append(time.monotonic())
+        if len(calls) < 3:
+            raise Transient(f"catalog down (call {len(calls)})")
+        await run.finish(JobStatus.completed)
+
+    runner = runner_for(database, make_settings, process, max_attempts=3)
+    runner.start()
+    submitted = await submit_job(database, "test", "repo", {"n": 1})
+    job = await wait_for(database, submitted.job.id, {"completed"}, within=30)
+    await runner.shutdown()
+
+    assert job.attempts == 3
+    assert [run["outcome"] for run in job.runs] == ["retry", "retry", "completed"]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(calls)]
+    assert gaps[0] >= 1.5 and gaps[1] >= 3.0, gaps  # 2 s then 4 s, ±20 %
+
+
+async def test_transient_errors_fail_the_job_after_max_attempts(database, make_settings) -> None:
+    async def process(run: JobRun) -> None:
+        raise Transient(f"still down at attempt {run.attempt}")
+
+    runner = runner_for(database, make_settings, process, max_attempts=2)
+    runner.start()
+    submitted = await submit_job(database, "test", "repo", {"n": 1})
+    await wait_for(database, submitted.job.id, {"pending"}, within=10)
+    await speed_up_retry(database, submitted.job.id)
+    job = await wait_for(database, submitted.job.id, {"failed"}, within=20)
+    await runner.shutdown()
+
+    assert job.attempts == 2 and job.error == "Transient: still down at attempt 2"
+
+
+async def test_a_permanent_error_fails_at_once(database, make_settings) -> None:
+    async def process(run: JobRun) -> None:
+        raise ValueError("the work order cannot be done")
+
+    runner = runner_for(database, make_settings, process)
+    runner.start()
+    submitted = await submit_job(database, "test", "repo", {"n": 1})
+    job = await wait_for(database, submitted.job.id, {"failed"})
+    await runner.shutdown()
+
+    assert job.attempts == 1 and "cannot be done" in job.error
+
+
+async def test_a_run_past_the_job_timeout_fails_as_timed_out(database, make_settings) -> None:
+    async def process(run: JobRun) -> None:
+        await asyncio.sleep(30)
+
+    runner = runner_for(database, make_settings, process, job_timeout_seconds=1)
+    runner.start()
+    submitted = await submit_job(database, "test", "repo", {"n": 1})
+    job = await wait_for(database, submitted.job.id, {"failed"})
+    await runner.shutdown()
+
+    assert job.error == "timed out after 1 s"
+
+
+async def test_concurrency_is_bounded_per_kind(database, make_settings) -> None:
+    running, peak = 0, 0
+
+    async def process(run: JobRun) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.3)
+        running -= 1
+        await run.finish(JobStatus.completed)
+
+    runner = runner_for(database, make_settings, process, concurrency=2)
+    runner.start()
+    ids = [(await submit_job(database, "test", "repo", {"n": n})).job.id for n in range(6)]
+    runner.nudge()
+    for job_id in ids:
+        await wait_for(database, job_id, {"completed"})
+    await runner.shutdown()
+
+    assert peak == 2
+
+
+async def test_a_run_that_loses_its_lease_is_stopped_and_writes_nothing(database, make_settings) -> None:
+    stopped = asyncio.Event()
+
+    async def process(run: JobRun) -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+
+    runner = runner_for(database, make_settings, process, lease_seconds=1)
+    runner.start()
+    submitted = await submit_job(database, "test", "repo", {"n": 1})
+    await wait_for(database, submitted.job.id, {"processing"})
+    # Another worker took the job over (its lease token replaces ours).
+    await jobs(database).update_one(
+        {"_id": submitted.job.id}, {"$set": {"lease_token": "someone-else", "worker_id": "other"}}
+    )
+    await asyncio.wait_for(stopped.wait(), timeout=5)
+    await asyncio.sleep(0.2)
+    job = await load_job(database, "test", submitted.job.id)
+    await runner.shutdown()
+
+    assert job.status == JobStatus.processing and job.lease_token == "someone-else"
+    assert job.runs[0]["ended_at"] is None  # the lost run wrote nothing more
+
+
+async def test_shutdown_hands_unfinished_runs_back_without_counting_them(database, make_settings) -> None:
+    async def process(run: JobRun) -> None:
+        await asyncio.sleep(30)
+
+    runner = runner_for(database, make_settings, process, shutdown_grace_seconds=0.5)
+    runner.start()
+    submitted = await submit_job(database, "test", "repo", {"n": 1})
+    await wait_for(database, submitted.job.id, {"processing"})
+    started = time.monotonic()
+    await runner.shutdown()
+
+    job = await load_job(database, "test", submitted.job.id)
+    assert time.monotonic() - started < 2
+    assert job.status == JobStatus.pending and job.attempts == 0 and job.lease_token is None
+    assert job.runs[0]["outcome"] == "handed_back"
+
+
+async def test_a_processor_that_returns_without_a_status_fails_the_job(database, make_settings) -> None:
+    async def process(run: JobRun) -> None:
+        await run.progress(10, "forgot to finish")
+
+    runner = runner_for(database, make_settings, process)
+    runner.start()
+    submitted = await submit_job(database, "test", "repo", {"n": 1})
+    job = await wait_for(database, submitted.job.id, {"failed"})
+    await runner.shutdown()
+
+    assert "without a final status" in job.error
+
+
+async def test_a_job_whose_worker_keeps_dying_is_given_up(database, make_settings) -> None:
+    async def process(run: JobRun) -> None:
+        raise AssertionError("never reached")
+
+    submitted = await submit_job(database, "test", "repo", {"n": 1})
+    expired = utc_now() - timedelta(seconds=1)
+    await jobs(database).update_one(
+        {"_id": submitted.job.id},
+        {
+            "$set": {
+                "status": "processing",
+                "attempts": 3,
+                "lease_token": "dead",
+                "lease_expires": expired,
+                "runs": [{"worker_id": "dead", "lease_token": "dead", "started_at": expired, "ended_at": None}],
+            }
+        },
+    )
+    runner = runner_for(database, make_settings, process, max_attempts=3)
+    runner.start()
+    job = await wait_for(database, submitted.job.id, {"failed"})
+    await runner.shutdown()
+
+    assert "gave up after 3 attempts" in job.error
+    assert job.runs[0]["outcome"] == "lease_expired"
+
+
+async def test_the_poller_survives_a_database_outage(database, make_settings, monkeypatch) -> None:
+    from shared import job_runner
+
+    failures = {"left": 3}
+    real_claim = job_runner.claim
+
+    async def flaky_claim(*args, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            raise AutoReconnect("connection refused")
+        return await real_claim(*args, **kwargs)
+
+    async def process(run: JobRun) -> None:
+        await run.finish(JobStatus.completed)
+
+    monkeypatch.setattr(job_runner, "claim", flaky_claim)
+    runner = runner_for(database, make_settings, process)
+    runner.start()
+    submitted = await submit_job(database, "test", "repo", {"n": 1})
+    job = await wait_for(database, submitted.job.id, {"completed"})
+    await runner.shutdown()
+
+    assert job.status == JobStatus.completed and failures["left"] == 0

@@ -1,0 +1,116 @@
+"""Claims, leases and fencing against the real database: the mechanics of SPEC §7, one by one."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from shared.db import connect
+from shared.jobs import INDEXES, JobStatus, jobs, load_job, submit_job, utc_now
+from shared.leases import JobCancelled, LeaseLost, claim
+
+
+@pytest.fixture
+async def database(settings):
+    handle = connect(settings)
+    await handle.ensure_indexes(INDEXES)
+    yield handle
+    handle.close()
+
+
+async def expire_lease(database, job_id: str) -> None:
+    await jobs(database).update_one({"_id": job_id}, {"$set": {"lease_expires": utc_now() - timedelta(seconds=1)}})
+
+
+async def test_concurrent_claims_of_one_job_have_one_winner(database) -> None:
+    await submit_job(database, "export", "repo", {"n": 1})
+    runs = await asyncio.gather(*(claim(database, "export", f"worker-{n}", 30) for n in range(12)))
+
+    winners = [run for run in runs if run is not None]
+    assert len(winners) == 1
+    job = await load_job(database, "export", winners[0].job_id)
+    assert job.status == JobStatus.processing and job.attempts == 1
+    assert job.lease_token == winners[0].token and job.worker_id == winners[0].worker_id
+
+
+async def test_oldest_job_is_claimed_first_and_kinds_stay_apart(database) -> None:
+    first = await submit_job(database, "export", "repo", {"n": 1})
+    await submit_job(database, "export", "repo", {"n": 2})
+    imported = await submit_job(database, "import", "repo", {"n": 3})
+
+    assert (await claim(database, "export", "w", 30)).job_id == first.job.id
+    assert (await claim(database, "import", "w", 30)).job_id == imported.job.id
+    assert (await claim(database, "import", "w", 30)) is None
+
+
+async def test_a_job_is_not_claimed_before_its_not_before(database) -> None:
+    submitted = await submit_job(database, "export", "repo", {"n": 1})
+    later = utc_now() + timedelta(seconds=30)
+    await jobs(database).update_one({"_id": submitted.job.id}, {"$set": {"not_before": later}})
+    assert await claim(database, "export", "w", 30) is None
+
+
+async def test_an_expired_lease_is_reclaimed_and_the_old_run_is_fenced_out(database) -> None:
+    await submit_job(database, "export", "repo", {"n": 1})
+    stalled = await claim(database, "export", "stalled", 30)
+    assert await claim(database, "export", "other", 30) is None  # the lease still holds
+
+    await expire_lease(database, stalled.job_id)
+    replacement = await claim(database, "export", "other", 30)
+
+    assert replacement is not None and replacement.attempt == 2
+    with pytest.raises(LeaseLost):
+        await stalled.progress(50, "late write")
+    with pytest.raises(LeaseLost):
+        await stalled.finish(JobStatus.completed, result={"manifest": {"by": "stalled"}})
+    assert await stalled.heartbeat() is False
+    await replacement.finish(JobStatus.completed, result={"manifest": {"by": "replacement"}})
+
+    job = await load_job(database, "export", stalled.job_id)
+    assert job.status == JobStatus.completed and job.result["manifest"] == {"by": "replacement"}
+    assert [run["outcome"] for run in job.runs] == ["lease_expired", "completed"]
+    assert job.runs[0]["ended_at"] <= job.runs[1]["started_at"]
+
+
+async def test_heartbeat_extends_the_lease(database) -> None:
+    await submit_job(database, "export", "repo", {"n": 1})
+    run = await claim(database, "export", "w", 2)
+    before = (await load_job(database, "export", run.job_id)).lease_expires
+    await asyncio.sleep(0.05)
+    assert await run.heartbeat() is True
+    after = (await load_job(database, "export", run.job_id)).lease_expires
+    assert after > before
+
+
+async def test_hand_back_returns_the_job_without_counting_the_attempt(database) -> None:
+    await submit_job(database, "export", "repo", {"n": 1})
+    run = await claim(database, "export", "w", 30)
+    await run.hand_back()
+
+    job = await load_job(database, "export", run.job_id)
+    assert job.status == JobStatus.pending and job.attempts == 0 and job.lease_token is None
+    assert (await claim(database, "export", "w2", 30)).attempt == 1
+
+
+async def test_retry_later_counts_the_attempt_and_waits(database) -> None:
+    await submit_job(database, "export", "repo", {"n": 1})
+    run = await claim(database, "export", "w", 30)
+    await run.retry_later("catalog down", 60)
+
+    job = await load_job(database, "export", run.job_id)
+    assert job.status == JobStatus.pending and job.attempts == 1 and job.error == "catalog down"
+    assert job.not_before > utc_now() + timedelta(seconds=50)
+    assert await claim(database, "export", "w", 30) is None
+
+
+async def test_a_cancel_request_stops_the_run_at_its_next_progress(database) -> None:
+    submitted = await submit_job(database, "export", "repo", {"n": 1})
+    run = await claim(database, "export", "w", 30)
+    await run.progress(10, "working")
+    await jobs(database).update_one({"_id": submitted.job.id}, {"$set": {"cancel_requested": True}})
+
+    with pytest.raises(JobCancelled):
+        await run.progress(20, "more work")
+    assert await run.heartbeat() is True and run.cancel_requested

@@ -1,0 +1,94 @@
+"""Reading a whole spark package back with independent readers, for the API and crash tests.
+
+Each artifact is opened by a library that did not write it (OpenTimelineIO, lxml with Apple's DTD,
+`srt`, `webvtt-py`, `csv`, `json`); sizes and sha256 are checked against the manifest, and the zip
+against the folder. Returns the number of items each reader found, so tests can compare them with
+the manifest's counts.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import zipfile
+from fractions import Fraction
+from pathlib import Path
+
+import opentimelineio as otio
+import srt
+import webvtt
+from lxml import etree
+
+FCPXML_DTD = Path(__file__).parent / "fixtures" / "fcpxml-dtd" / "FCPXMLv1_10.dtd"
+
+
+def _dtd() -> etree.DTD:
+    return etree.DTD(str(FCPXML_DTD))
+
+
+def read_items(path: Path, fmt: str, rate: Fraction) -> int:
+    """How many items an independent reader finds in one artifact (raises if it cannot read it)."""
+    if fmt == "json":
+        document = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constants)
+        return len(document["segments"])
+    if fmt == "csv":
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+        assert rows[0] == ["id", "sdnaEventType", "eventValue", "start", "end", "confidenceScore", "source"]
+        assert all(len(row) == 7 for row in rows)
+        return len(rows) - 1
+    if fmt == "srt":
+        return len(list(srt.parse(path.read_text(encoding="utf-8"))))
+    if fmt == "vtt":
+        return len(webvtt.read(str(path)).captions)
+    if fmt == "edl":
+        timeline = otio.adapters.read_from_file(str(path), adapter_name="cmx_3600", rate=float(rate))
+        return len(list(timeline.find_clips()))
+    if fmt == "fcpxml":
+        document = etree.parse(str(path))
+        assert _dtd().validate(document), _dtd().error_log.filter_from_errors()
+        return len(document.findall(".//marker")) or len(document.findall(".//spine/asset-clip"))
+    if fmt == "xmeml":
+        timeline = otio.adapters.read_from_file(str(path), adapter_name="fcp_xml")
+        markers = len(timeline.tracks.markers) + sum(len(clip.markers) for clip in timeline.find_clips())
+        return markers or len(list(timeline.find_clips()))
+    if fmt == "otio":
+        timeline = otio.adapters.read_from_file(str(path), adapter_name="otio_json")
+        markers = sum(len(clip.markers) for clip in timeline.find_clips())
+        return markers or len(list(timeline.find_clips()))
+    if fmt == "avid":
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+        assert all(len(line.split("\t")) >= 6 for line in lines)
+        return len(lines)
+    if fmt in ("txt", "md"):
+        assert path.read_text(encoding="utf-8").strip()
+        return 1
+    raise AssertionError(f"no reader for {fmt}")
+
+
+def _no_constants(name: str) -> None:
+    raise AssertionError(f"JSON must not contain {name}")
+
+
+def check_package(folder: Path, manifest: dict) -> dict[str, int]:
+    """Every artifact of the manifest exists, matches its size and hash, and reads back; the zip holds
+    exactly the folder's files. Returns the items read per artifact path."""
+    rate = Fraction(manifest["frame_rate"])
+    found: dict[str, int] = {}
+    for artifact in manifest["artifacts"]:
+        path = folder / artifact["path"]
+        data = path.read_bytes()
+        assert len(data) == artifact["size"], artifact["path"]
+        assert hashlib.sha256(data).hexdigest() == artifact["sha256"], artifact["path"]
+        found[artifact["path"]] = read_items(path, artifact["format"], rate)
+    on_disk = sorted(
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file() and path.name != f"{manifest['spark_id']}.zip"
+    )
+    with zipfile.ZipFile(folder / f"{manifest['spark_id']}.zip") as archive:
+        assert archive.testzip() is None
+        assert sorted(archive.namelist()) == on_disk
+    assert json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["artifacts"] == manifest["artifacts"]
+    return found
