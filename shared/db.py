@@ -65,7 +65,10 @@ class Database:
 
     async def ensure_indexes(self, indexes: Mapping[str, Sequence[IndexModel]]) -> None:
         for collection, models in indexes.items():
-            await self.db[collection].create_indexes(list(models))
+            # One command per index: FerretDB v1 panics when a batch re-creates existing indexes
+            # ("slice bounds out of range"), and one at a time costs nothing on MongoDB.
+            for model in models:
+                await self.db[collection].create_indexes([model])
 
     def close(self) -> None:
         self.client.close()

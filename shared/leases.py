@@ -1,8 +1,8 @@
 """Claiming a job and fencing every write of the run that holds it (SPEC §7).
 
-`claim` is one atomic `find_one_and_update`: the oldest pending job whose `not_before` has passed,
-or a processing job whose lease expired (its worker died or stalled), becomes `processing` under a
-new lease token. `JobRun` is that run's only way to write: every write is matched on
+`claim` takes the oldest pending job whose `not_before` has passed, or a processing job whose lease
+expired (its worker died or stalled), with one atomic `find_one_and_update` that makes it
+`processing` under a new lease token. `JobRun` is that run's only way to write: every write is matched on
 `{_id, lease_token}`, and one that matches nothing raises `LeaseLost` — the job belongs to another
 run now, and this one must stop without writing anything else.
 """
@@ -173,13 +173,42 @@ def claimable(kind: str, now: datetime) -> dict[str, Any]:
     }
 
 
+CANDIDATES_PER_LOOK = 8
+LOOKS_PER_CLAIM = 3
+
+
 async def claim(database: Database, kind: str, worker_id: str, lease_seconds: float) -> JobRun | None:
-    """Take the oldest claimable job of `kind` under a new lease, or None when there is none."""
+    """Take the oldest claimable job of `kind` under a new lease, or None when there is none.
+
+    Two steps: a plain read lists the oldest few claimable ids, then one atomic `find_one_and_update`
+    on `{_id, still claimable}` takes the first that nobody else took meanwhile. The update is the
+    claim (it re-checks the conditions atomically); the read only keeps the expensive part (scanning
+    for candidates) out of the write path, which matters on FerretDB, where only `_id` is indexed.
+    """
+    for _ in range(LOOKS_PER_CLAIM):
+        now = utc_now()
+        candidates = await (
+            jobs(database)
+            .find(claimable(kind, now), projection={"_id": 1})
+            .sort([("not_before", 1), ("_id", 1)])
+            .limit(CANDIDATES_PER_LOOK)
+            .to_list(length=CANDIDATES_PER_LOOK)
+        )
+        if not candidates:
+            return None
+        for candidate in candidates:
+            run = await _claim_one(database, kind, candidate["_id"], worker_id, lease_seconds)
+            if run is not None:
+                return run
+    return None  # every candidate went to other workers three times over: let the next poll try
+
+
+async def _claim_one(database: Database, kind: str, job_id: str, worker_id: str, lease_seconds: float):
     now = utc_now()
     token = uuid.uuid4().hex
     run_record = {"worker_id": worker_id, "lease_token": token, "started_at": now, "ended_at": None, "outcome": None}
     before = await jobs(database).find_one_and_update(
-        claimable(kind, now),
+        {"_id": job_id, **claimable(kind, now)},
         {
             "$set": {
                 "status": JobStatus.processing,
@@ -193,7 +222,6 @@ async def claim(database: Database, kind: str, worker_id: str, lease_seconds: fl
             "$inc": {"attempts": 1},
             "$push": {"runs": run_record},
         },
-        sort=[("not_before", 1), ("_id", 1)],
         return_document=ReturnDocument.BEFORE,
     )
     if before is None:

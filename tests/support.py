@@ -36,3 +36,19 @@ def work_order(formats: list[str] | None = None, **overrides: Any) -> dict[str, 
     }
     order.update(overrides)
     return order
+
+
+def synthetic_events(repo_guid: str, full_path: str, count: int, event_type: str = "label") -> list[dict[str, Any]]:
+    """`count` plain catalog documents spread over the asset, for jobs that need bulk."""
+    return [
+        {
+            "repoGuid": repo_guid,
+            "fullPath": full_path,
+            "sdnaEventType": event_type,
+            "eventValue": f'{event_type} {number}, "quoted" | piped',
+            "start": number * 0.25,
+            "end": number * 0.25 + 1.5,
+            "confidenceScore": float(number % 100),
+        }
+        for number in range(count)
+    ]
