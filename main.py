@@ -19,17 +19,25 @@ from fastapi import FastAPI
 
 from features.cancel_export import cancel_export
 from features.create_export import create_export
+from features.create_import import create_import
 from features.download_artifact import download_artifact
 from features.download_package import download_package
 from features.get_export import get_export
 from features.get_export_status import get_export_status
+from features.get_import import get_import
+from features.get_import_status import get_import_status
 from features.health import health
 from features.list_exports import list_exports
+from features.list_imports import list_imports
+from features.metrics import metrics
+from shared.auth import ApiKeyMiddleware
 from shared.db import connect, ensure_indexes_when_reachable
 from shared.fabric import FabricApi
 from shared.job_runner import JobKind, JobRunner
 from shared.jobs import INDEXES
+from shared.limits import BodySizeLimitMiddleware
 from shared.logging import RequestContextMiddleware, configure_logging
+from shared.metrics import HttpMetricsMiddleware, Metrics
 from shared.problems import install_problem_handlers
 from shared.services import Services
 from shared.settings import Settings, SettingsError, get_settings
@@ -40,6 +48,11 @@ log = logging.getLogger("ai_spark")
 # routes only match UUIDs anyway).
 FEATURE_ROUTERS = (
     health.router,
+    metrics.router,
+    create_import.router,
+    list_imports.router,
+    get_import.router,
+    get_import_status.router,
     create_export.router,
     list_exports.router,
     get_export.router,
@@ -59,6 +72,12 @@ def job_kinds(services: Services) -> list[JobKind]:
             process=partial(create_export.process, services=services),
             is_transient=create_export.is_transient,
         ),
+        JobKind(
+            kind=create_import.KIND,
+            concurrency=services.settings.import_concurrency,
+            process=partial(create_import.process, services=services),
+            is_transient=create_import.is_transient,
+        ),
     ]
 
 
@@ -72,7 +91,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()
     install_problem_handlers(app)
+    # Added innermost first: request id and access log wrap everything, then metrics, then the key
+    # check, then the body limit closest to the routes.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
+    app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)
     for router in FEATURE_ROUTERS:
         app.include_router(router)
@@ -82,10 +107,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    metrics = app.state.metrics
     database = connect(settings)
-    fabric_api = FabricApi(settings)
-    services = Services(settings=settings, database=database, fabric_api=fabric_api)
-    runner = JobRunner(database, settings, job_kinds(services))
+    fabric_api = FabricApi(settings, metrics=metrics)
+    services = Services(settings=settings, database=database, fabric_api=fabric_api, metrics=metrics)
+    runner = JobRunner(database, settings, job_kinds(services), metrics=metrics)
     app.state.services, app.state.runner = services, runner
     app.state.database, app.state.fabric_api = database, fabric_api
     indexes = asyncio.create_task(ensure_indexes_when_reachable(database, INDEXES))

@@ -27,6 +27,7 @@ from fastapi import Depends, Request
 from motor.motor_asyncio import AsyncIOMotorCollection
 
 from shared.db import scoped_filter
+from shared.metrics import Metrics, push_outcome
 from shared.settings import Settings
 
 INSIGHTS_PATH = "/catalogs/aiEnrichedMetadata/insights/llm/add"
@@ -271,8 +272,11 @@ def classify_response(response: httpx.Response) -> PushAccepted | FabricError:
 class FabricApi:
     """The insight API; one pooled httpx client per process."""
 
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.base_url = settings.fabric_api_url
+        self._metrics = metrics
         self._api_key = settings.fabric_api_key.get_secret_value() if settings.fabric_api_key else None
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.fabric_api_timeout),
@@ -296,13 +300,20 @@ class FabricApi:
         try:
             response = await self._client.post(self.base_url + INSIGHTS_PATH, json=body, headers=headers)
         except httpx.TimeoutException as error:
+            self._count(None, "timeout")
             raise FabricTransientError(f"Fabric did not answer in time ({type(error).__name__})") from None
         except httpx.TransportError as error:
+            self._count(None, "connection_error")
             raise FabricTransientError(f"cannot reach Fabric at {self.base_url}: {_describe(error)}") from None
+        self._count(response.status_code)
         outcome = classify_response(response)
         if isinstance(outcome, FabricError):
             raise outcome
         return PushAccepted(outcome.status, (time.perf_counter() - started) * 1000)
+
+    def _count(self, status: int | None, error: str | None = None) -> None:
+        if self._metrics is not None:
+            self._metrics.fabric_push(push_outcome(status, error))
 
     async def ping(self, timeout_seconds: float) -> str:
         """`unconfigured`, `ok`, or what went wrong; a GET of the base URL, never a push."""

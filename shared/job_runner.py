@@ -32,6 +32,7 @@ from pymongo.errors import PyMongoError
 from shared.db import Database
 from shared.jobs import JobStatus, jobs, queue_stats
 from shared.leases import JobCancelled, JobRun, LeaseLost, claim
+from shared.metrics import Metrics
 from shared.settings import Settings
 
 POLL_SECONDS = 1.0
@@ -59,8 +60,16 @@ def backoff_seconds(attempt: int) -> float:
 
 
 class JobRunner:
-    def __init__(self, database: Database, settings: Settings, kinds: Sequence[JobKind], worker_id: str | None = None):
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        kinds: Sequence[JobKind],
+        worker_id: str | None = None,
+        metrics: Metrics | None = None,
+    ):
         self.database = database
+        self.metrics = metrics
         self.settings = settings
         self.kinds = {kind.kind: kind for kind in kinds}
         self.worker_id = worker_id or default_worker_id()
@@ -176,8 +185,10 @@ class JobRunner:
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
-            log.info("job ended", extra={**context, "outcome": outcome, "duration_ms": duration_ms})
+            seconds = time.perf_counter() - started
+            log.info("job ended", extra={**context, "outcome": outcome, "duration_ms": round(seconds * 1000, 1)})
+            if self.metrics is not None:
+                self.metrics.job_ended(kind.kind, outcome, seconds)
 
     async def _process(self, kind: JobKind, run: JobRun) -> str:
         try:

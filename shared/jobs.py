@@ -17,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -141,6 +142,7 @@ async def submit_job(
     idempotency_key: str | None = None,
     result: dict[str, Any] | None = None,
     as_sent: Any = None,
+    job_id: str | None = None,
 ) -> Submitted:
     """Store a new pending job, or return the first job stored under the same `Idempotency-Key`.
 
@@ -148,7 +150,7 @@ async def submit_job(
     body as the client sent it (defaults such as "now" left out), which is what a replay must match.
     """
     request_hash = request_fingerprint(payload if as_sent is None else as_sent)
-    job_id = new_job_id()
+    job_id = job_id or new_job_id()
     key = f"{kind}:key:{idempotency_key}" if idempotency_key else f"{kind}:id:{job_id}"
     now = utc_now()
     job = Job(
@@ -319,3 +321,14 @@ async def queue_stats(database: Database) -> dict[str, Any]:
     if oldest is not None:
         stats["oldest_pending_age_seconds"] = round((utc_now() - oldest).total_seconds(), 3)
     return stats
+
+
+async def job_counts(database: Database) -> dict[tuple[str, str], int]:
+    """Jobs by (kind, status), in one pass over the collection.
+
+    Counted here rather than with `$group`, which crashes FerretDB v1 with a compound `_id`.
+    """
+    counts: Counter[tuple[str, str]] = Counter()
+    async for row in jobs(database).find({}, projection={"kind": 1, "status": 1, "_id": 0}):
+        counts[(row["kind"], row["status"])] += 1
+    return dict(counts)

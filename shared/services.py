@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from shared.db import Database
 from shared.fabric import FabricApi
+from shared.metrics import Metrics
 from shared.settings import Settings
 
 
@@ -17,6 +18,7 @@ class Services:
     settings: Settings
     database: Database
     fabric_api: FabricApi
+    metrics: Metrics
 
 
 def get_services(request: Request) -> Services:
