@@ -40,7 +40,8 @@ def needs_build() -> bool:
     if not BINARY.exists():
         return True
     built = BINARY.stat().st_mtime
-    return any(path.stat().st_mtime > built for path in SOURCE.iterdir() if path.is_file())
+    sources = [path for path in SOURCE.iterdir() if path.is_file()] + [Path(__file__)]  # the patch lives here
+    return any(path.stat().st_mtime > built for path in sources)
 
 
 def build(force: bool = False) -> Path:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import re
-import uuid
 from collections import Counter
 from typing import Any
 
@@ -243,25 +241,16 @@ def _finite_times(document: dict[str, Any]) -> bool:
     return all(isinstance(document.get(name), float) and math.isfinite(document[name]) for name in ("start", "end"))
 
 
-@pytest.mark.skipif(not os.environ.get("MONGODB_URL"), reason="needs a MongoDB-compatible server in MONGODB_URL")
-async def test_load_is_idempotent_and_touches_only_the_demo_asset() -> None:
-    from motor.motor_asyncio import AsyncIOMotorClient
+async def test_load_is_idempotent_and_touches_only_the_demo_asset(catalog) -> None:
+    collection = catalog
+    await collection.insert_one({**ASSET.documents[0], "_id": ObjectId(), "repoGuid": "other-repo"})
 
-    client = AsyncIOMotorClient(os.environ["MONGODB_URL"], serverSelectionTimeoutMS=10_000)
-    database = client[f"t_tools_{uuid.uuid4().hex[:12]}"]
-    collection = database["catalogAIEnrichedTimelineEvents"]
-    try:
-        await collection.insert_one({**ASSET.documents[0], "_id": ObjectId(), "repoGuid": "other-repo"})
+    written = [await load_demo_asset(collection) for _ in range(2)]
 
-        written = [await load_demo_asset(collection) for _ in range(2)]
-
-        assert written == [len(ASSET.documents)] * 2
-        assert await collection.count_documents(asset_filter()) == len(ASSET.documents)
-        assert await collection.count_documents({"repoGuid": "other-repo"}) == 1
-        stored = await collection.find_one({"_id": ASSET.broken["nan_start"]})
-        # MongoDB keeps NaN; FerretDB v1 refuses it, and the loader stores the text "NaN" instead.
-        assert stored["start"] == "NaN" or math.isnan(stored["start"])
-        assert await collection.find_one({"_id": "legacy-42"}) is not None
-    finally:
-        await client.drop_database(database.name)
-        client.close()
+    assert written == [len(ASSET.documents)] * 2
+    assert await collection.count_documents(asset_filter()) == len(ASSET.documents)
+    assert await collection.count_documents({"repoGuid": "other-repo"}) == 1
+    stored = await collection.find_one({"_id": ASSET.broken["nan_start"]})
+    # MongoDB keeps NaN; FerretDB v1 refuses it, and the loader stores the text "NaN" instead.
+    assert stored["start"] == "NaN" or math.isnan(stored["start"])
+    assert await collection.find_one({"_id": "legacy-42"}) is not None
