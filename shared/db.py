@@ -60,7 +60,8 @@ class Database:
     async def ping_catalog(self) -> float:
         """A cheap scoped read that proves the catalog collection answers."""
         started = time.perf_counter()
-        await self.catalog.find_one({"repoGuid": "__health__"}, projection={"_id": 1})
+        # Scoped like every catalog query; the `_id` makes it a lookup even without an index.
+        await self.catalog.find_one({"_id": "__health__", "repoGuid": "__health__"}, projection={"_id": 1})
         return (time.perf_counter() - started) * 1000
 
     async def ensure_indexes(self, indexes: Mapping[str, Sequence[IndexModel]]) -> None:

@@ -36,13 +36,18 @@ class ServiceProcess:
         assert self.process is not None
         return self.process.pid
 
-    def start(self, timeout: float = 30.0) -> ServiceProcess:
+    def start_without_waiting(self) -> ServiceProcess:
         log = self.log_path.open("ab")
         base_env = {key: value for key, value in os.environ.items() if not key.startswith(("MONGODB", "FABRIC"))}
         self.process = subprocess.Popen(
             [sys.executable, "main.py"], cwd=ROOT, env={**base_env, **self.env}, stdout=log, stderr=log
         )
         log.close()
+        return self
+
+    def start(self, timeout: float = 30.0) -> ServiceProcess:
+        self.start_without_waiting()
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

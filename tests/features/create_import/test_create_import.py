@@ -204,29 +204,3 @@ async def test_idempotency_key_returns_the_first_import(client, settings) -> Non
     assert listing["total"] == 1
     copies = list(settings.import_base_path.glob("*.json"))
     assert [path.stem for path in copies] == [first.json()["import_id"]]
-
-
-@respx.mock
-async def test_read_side_status_and_list(client) -> None:
-    respx.post(PUSH_URL).mock(return_value=httpx.Response(200))
-    status, job = await run_import(client, document(2, import_job_name="First pass"))
-
-    assert set(status) == {
-        "import_id",
-        "status",
-        "progress",
-        "attempts",
-        "items_total",
-        "items_created",
-        "items_failed",
-        "created_at",
-        "started_at",
-        "completed_at",
-        "error",
-    }
-    assert job["import_job_name"] == "First pass" and job["asset"]["repo_guid"] == "demo-repo"
-    listing = (await client.get("/spark/import", params={"repo_guid": "demo-repo", "status": "completed"})).json()
-    assert [item["import_id"] for item in listing["jobs"]] == [job["import_id"]]
-    assert (await client.get("/spark/import", params={"repo_guid": "other"})).json()["total"] == 0
-    assert (await client.get("/spark/import/6f1b8e8e-4f4c-4b7e-9a43-2f0c1d1e0a11")).status_code == 404
-    assert (await client.get("/spark/import/not-an-id/status")).status_code == 404
