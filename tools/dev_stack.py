@@ -7,7 +7,14 @@
 4. Serve the API (`python main.py`) with the environment (and `.env`) honoured: `PORT`, `HOST`, ...
 
 Ctrl-C (or SIGTERM) stops the API first, so running jobs are handed back, then the stub and the
-database. Every child it started is stopped, whatever way it exits.
+database. Every child it started is stopped, whatever way it exits; a second signal while stopping does
+not cut the clean-up short.
+
+For scripts that need a stack of their own beside a developer's `make run` (the smoke and fuzz tests),
+three variables of the environment, read here only (the service never sees them as settings):
+`AI_SPARK_DATA_DIR` (instead of `.data`: database, its log, default export and import folders),
+`EMBEDDED_MONGODB_PORT` and `FABRIC_STUB_PORT` (exactly these ports, or stop with an error if taken;
+unset, 27117 and 9100 or a free port when those are taken).
 """
 
 from __future__ import annotations
@@ -26,7 +33,6 @@ from dotenv import dotenv_values
 from tools.embedded_mongo import EmbeddedMongo, free_port, port_is_free
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / ".data"
 DEFAULT_DB_PORT = 27117
 DEFAULT_STUB_PORT = 9100
 DEV_FABRIC_KEY = "dev-fabric-key"
@@ -38,29 +44,47 @@ def environment() -> dict[str, str]:
     return {**from_file, **os.environ}
 
 
-def pick_port(preferred: int) -> int:
+def data_dir() -> Path:
+    """`.data`, or `AI_SPARK_DATA_DIR` for a stack of its own (tests)."""
+    return Path(os.environ.get("AI_SPARK_DATA_DIR") or ROOT / ".data").resolve()
+
+
+def pick_port(variable: str, preferred: int) -> int:
+    """The port named by `variable` exactly, else `preferred`, else any free one."""
+    wanted = os.environ.get(variable)
+    if wanted:
+        if not wanted.isdigit() or not 0 < int(wanted) < 65536:
+            raise SystemExit(f"{variable}: not a port number: {wanted!r}")
+        if not port_is_free(int(wanted)):
+            raise SystemExit(f"{variable}: port {wanted} is already in use")
+        return int(wanted)
     return preferred if port_is_free(preferred) else free_port()
 
 
-def start_database(env: dict[str, str]) -> EmbeddedMongo:
-    server = EmbeddedMongo(DATA / "ferretdb", pick_port(DEFAULT_DB_PORT), log_path=DATA / "ferretdb.log")
+def new_database() -> EmbeddedMongo:
+    data = data_dir()
+    port = pick_port("EMBEDDED_MONGODB_PORT", DEFAULT_DB_PORT)
+    return EmbeddedMongo(data / "ferretdb", port, log_path=data / "ferretdb.log")
+
+
+def start_database(server: EmbeddedMongo, env: dict[str, str]) -> None:
     server.start()
     env["MONGODB_URL"] = server.url
-    say(f"embedded MongoDB-compatible server (FerretDB) at {server.url}, data in .data/ferretdb")
-    return server
+    say(f"embedded MongoDB-compatible server (FerretDB) at {server.url}, data in {server.data_dir}")
 
 
-def start_stub(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    port = pick_port(DEFAULT_STUB_PORT)
+def launch_stub(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = pick_port("FABRIC_STUB_PORT", DEFAULT_STUB_PORT)
     env.setdefault("FABRIC_API_KEY", DEV_FABRIC_KEY)
     stub_env = {**env, "STUB_API_KEY": env["FABRIC_API_KEY"]}
     command = [sys.executable, "-m", "tools.fabric_stub", "--host", "127.0.0.1", "--port", str(port)]
-    stub = subprocess.Popen(command, cwd=ROOT, env=stub_env)
-    url = f"http://127.0.0.1:{port}"
+    return subprocess.Popen(command, cwd=ROOT, env=stub_env), f"http://127.0.0.1:{port}"
+
+
+def stub_ready(stub: subprocess.Popen[bytes], url: str, env: dict[str, str]) -> None:
     wait_for_http(url + "/health", stub)
     env["FABRIC_API_URL"] = url
     say(f"Fabric stub at {url} (what it received: GET {url}/_stub/received)")
-    return stub
 
 
 def wait_for_http(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
@@ -103,19 +127,24 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main() -> int:
     env = environment()
-    env.setdefault("EXPORT_BASE_PATH", str(DATA / "exports"))
-    env.setdefault("IMPORT_BASE_PATH", str(DATA / "imports"))
+    data = data_dir()
+    env.setdefault("EXPORT_BASE_PATH", str(data / "exports"))
+    env.setdefault("IMPORT_BASE_PATH", str(data / "imports"))
     database: EmbeddedMongo | None = None
     stub: subprocess.Popen[bytes] | None = None
     api: subprocess.Popen[bytes] | None = None
     # SIGTERM (from a supervisor) takes the same way out as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        # Each child is held in its variable before waiting for it to be ready, so a signal that
+        # arrives while it starts still stops it in `finally`.
         if not env.get("MONGODB_URL"):
-            database = start_database(env)
+            database = new_database()
+            start_database(database, env)
         load_demo(env)
         if not env.get("FABRIC_API_URL"):
-            stub = start_stub(env)
+            stub, stub_url = launch_stub(env)
+            stub_ready(stub, stub_url, env)
         host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
         say(f"serving http://{host}:{port} (Ctrl-C stops everything)")
         api = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env)
@@ -124,6 +153,10 @@ def main() -> int:
         say("stopping")
         return 0
     finally:
+        # No KeyboardInterrupt from here on: a second signal must not leave a child running. (The
+        # children still get a terminal's Ctrl-C themselves, and uvicorn hurries on a second one.)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stop(api, timeout=60.0)
         stop(stub)
         if database is not None:

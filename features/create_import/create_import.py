@@ -107,7 +107,8 @@ async def create_import_file(
     runner: RunnerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ImportAccepted:
-    document = parse_upload(await file.read())
+    # Decoding and validating up to MAX_REQUEST_BYTES of JSON is CPU work: off the event loop.
+    document = await asyncio.to_thread(parse_upload, await file.read())
     submitted = await handle(document, idempotency_key, services)
     return _answer(submitted, response, runner)
 

@@ -25,8 +25,9 @@ def stub(tmp_path):
     port = free_port()
     env = {**os.environ, "STUB_API_KEY": STUB_KEY, "STUB_LATENCY_MS": "700"}
     log = (tmp_path / "stub.log").open("ab")
-    process = subprocess.Popen([sys.executable, "-m", "tools.fabric_stub", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=log, stderr=log)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tools.fabric_stub", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -41,11 +42,15 @@ def stub(tmp_path):
 
 
 def test_kill_9_mid_import_resends_only_the_batch_in_flight(settings, stub, tmp_path) -> None:
-    env = service_env(settings, lease_seconds=4, fabric_api_url=stub, fabric_api_key=STUB_KEY,
-                      fabric_import_batch_size=100)
+    env = service_env(
+        settings, lease_seconds=4, fabric_api_url=stub, fabric_api_key=STUB_KEY, fabric_import_batch_size=100
+    )
     highlights = [{"comment": f"moment {n}", "start": n, "end": n + 0.5} for n in range(1000)]
-    document = {"schemaVersion": "sdna.spark.import.v1",
-                "asset": {"repo_guid": "demo-repo", "fullPath": "/demo/interview.mov"}, "highlights": highlights}
+    document = {
+        "schemaVersion": "sdna.spark.import.v1",
+        "asset": {"repo_guid": "demo-repo", "fullPath": "/demo/interview.mov"},
+        "highlights": highlights,
+    }
     first = ServiceProcess(env, tmp_path / "first.log", "first").start()
     second = None
     try:
@@ -57,8 +62,10 @@ def test_kill_9_mid_import_resends_only_the_batch_in_flight(settings, stub, tmp_
                 return jobs.find_one({"_id": import_id})["result"]["batches"]
 
             deadline = time.monotonic() + 60
-            while not (sum(b["status"] == "accepted" for b in batches()) >= 2
-                       and any(b["status"] == "sending" for b in batches())):
+            while not (
+                sum(b["status"] == "accepted" for b in batches()) >= 2
+                and any(b["status"] == "sending" for b in batches())
+            ):
                 assert time.monotonic() < deadline, batches()
                 time.sleep(0.05)
             first.kill()
@@ -79,8 +86,9 @@ def test_kill_9_mid_import_resends_only_the_batch_in_flight(settings, stub, tmp_
     in_flight = {b["index"] for b in at_kill if b["status"] == "sending"}
     accepted_before = {b["index"] for b in at_kill if b["status"] == "accepted"}
     sends = Counter(int(call["idempotency_key"].rsplit(":", 1)[1]) for call in received)
-    delivered = {event["insight"] for call in received if call["status"] == 200
-                 for event in call["body"]["insightEvents"]}
+    delivered = {
+        event["insight"] for call in received if call["status"] == 200 for event in call["body"]["insightEvents"]
+    }
 
     assert job["result"]["items_created"] == 1000 and job["attempts"] == 2
     assert delivered == {h["comment"] for h in highlights}, "every highlight reached Fabric at least once"
