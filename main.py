@@ -81,8 +81,14 @@ def job_kinds(services: Services) -> list[JobKind]:
     ]
 
 
+def check_settings(settings: Settings) -> Settings:
+    """The settings checks that need a feature's knowledge (a frame rate it can time, say)."""
+    create_export.check_settings(settings)
+    return settings
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    settings = check_settings(settings or get_settings())
     configure_logging(settings.log_level)
     app = FastAPI(
         title="AI Spark",
@@ -129,7 +135,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def serve() -> None:
     """Check the settings, then serve with uvicorn (the `make run` and container entry point)."""
     try:
-        settings = get_settings()
+        settings = check_settings(get_settings())
     except SettingsError as error:
         print(f"ai-spark: {error}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -33,6 +33,7 @@ from pymongo.errors import PyMongoError
 from features.create_export import instructions, package
 from features.create_export.selects import build_select_ranges
 from features.create_export.timecode import (
+    TimecodeError,
     parse_frame_rate,
     rational_label,
     supports_drop_frame,
@@ -47,7 +48,7 @@ from shared.jobs import Job, JobStatus, Submitted, submit_job, utc_now
 from shared.leases import JobRun
 from shared.problems import ProblemError, ValidationProblem, problem_responses
 from shared.services import Services, ServicesDep
-from shared.settings import Settings
+from shared.settings import Settings, SettingsError
 
 KIND = "export"
 MAX_WARNINGS = 200
@@ -133,30 +134,46 @@ async def handle(order: CreateExportRequest, idempotency_key: str | None, servic
 
 
 def check_against_settings(order: CreateExportRequest, settings: Settings) -> None:
-    problems: list[ProblemError] = []
-    if order.media.needs_media:
-        problems.append(
-            ProblemError(
-                pointer=_media_pointer(order),
-                message="media features are off (MEDIA_ROOTS is empty)"
-                if not settings.media_features_enabled
-                else "media features (proxies, subclips) are not available in this version",
-            )
-        )
-    if order.media.frame_rate is None:
-        problem = timeline_problem(
-            parse_frame_rate(settings.default_frame_rate), order.media.drop_frame, order.media.start_timecode
-        )
-        if problem is not None:
-            problems.append(
-                ProblemError(
-                    pointer=f"/media/{problem[0]}",
-                    message=f"{problem[1]} (frame_rate is null, "
-                    f"so DEFAULT_FRAME_RATE {settings.default_frame_rate} applies)",
-                )
-            )
+    problems = [
+        problem
+        for problem in (_media_problem(order, settings), _default_rate_problem(order, settings))
+        if problem is not None
+    ]
     if problems:
         raise ValidationProblem(problems)
+
+
+def _media_problem(order: CreateExportRequest, settings: Settings) -> ProblemError | None:
+    if not order.media.needs_media:
+        return None
+    if not settings.media_features_enabled:
+        return ProblemError(pointer=_media_pointer(order), message="media features are off (MEDIA_ROOTS is empty)")
+    message = "media features (proxies, subclips) are not available in this version"
+    return ProblemError(pointer=_media_pointer(order), message=message)
+
+
+def _default_rate_problem(order: CreateExportRequest, settings: Settings) -> ProblemError | None:
+    """With `frame_rate: null` the start timecode must fit DEFAULT_FRAME_RATE instead."""
+    if order.media.frame_rate is not None:
+        return None
+    problem = timeline_problem(
+        parse_frame_rate(settings.default_frame_rate), order.media.drop_frame, order.media.start_timecode
+    )
+    if problem is None:
+        return None
+    field_name, message = problem
+    rate = settings.default_frame_rate
+    return ProblemError(
+        pointer=f"/media/{field_name}", message=f"{message} (frame_rate is null: DEFAULT_FRAME_RATE {rate} applies)"
+    )
+
+
+def check_settings(settings: Settings) -> None:
+    """Start-up check of the settings this slice reads: a rate it cannot time is a bad DEFAULT_FRAME_RATE."""
+    try:
+        parse_frame_rate(settings.default_frame_rate)
+    except TimecodeError as error:
+        raise SettingsError(f"invalid settings: DEFAULT_FRAME_RATE: {error}") from None
 
 
 def _media_pointer(order: CreateExportRequest) -> str:
