@@ -30,7 +30,7 @@ from features.health import health
 from features.list_exports import list_exports
 from features.list_imports import list_imports
 from features.metrics import metrics
-from shared.auth import ApiKeyMiddleware
+from shared.auth import ApiKeyMiddleware, document_api_keys
 from shared.db import connect, ensure_indexes_when_reachable
 from shared.fabric import FabricApi
 from shared.job_runner import JobKind, JobRunner
@@ -107,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     for router in FEATURE_ROUTERS:
         app.include_router(router)
+    if settings.api_keys:
+        document_api_keys(app)
     return app
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
+from typing import Any
 
+from fastapi import FastAPI
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -44,3 +46,28 @@ class ApiKeyMiddleware:
             detail, status=401, slug="unauthorized", headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
         )
         await problem_response(problem, scope["path"])(scope, receive, send)
+
+
+def document_api_keys(app: FastAPI) -> None:
+    """Describe `X-API-Key` in the OpenAPI schema when keys are on: every operation but the open
+    paths needs it, and Swagger's Authorize button takes it."""
+    build_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build_schema()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["ApiKey"] = {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
+            "description": "one of the keys in API_KEYS",
+        }
+        for path, operations in schema["paths"].items():
+            for operation in operations.values():
+                operation["security"] = [] if path in OPEN_PATHS else [{"ApiKey": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -125,6 +125,8 @@ def validation_errors(errors: Iterable[dict[str, Any]]) -> list[ProblemError]:
     problems = []
     for error in errors:
         location = tuple(error.get("loc", ()))
+        if error.get("type") == "json_invalid":
+            location = location[:1]  # pydantic puts the character offset here: the pointer is the body
         pointer = pointer_from_location(location)
         if location and location[0] in ("query", "path", "header", "cookie"):
             pointer = f"{location[0]}:{'/'.join(str(p) for p in location[1:])}"
@@ -149,6 +151,11 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    if status == 400:
+        # FastAPI and Starlette answer 400 for a body they cannot decode (bytes that are not UTF-8,
+        # broken multipart); SPEC §3 makes every invalid input a 422, and this service raises no 400.
+        message = f"the body could not be read: {exc.detail}"
+        return problem_response(ValidationProblem([ProblemError(pointer="", message=message)]), request.url.path)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).description
     if status == 404 and detail == "Not Found":
         detail = f"no route matches {request.url.path}"

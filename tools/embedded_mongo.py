@@ -76,22 +76,12 @@ def _patched_workspace() -> Path:
     program.mkdir(parents=True)
     for name in ("main.go", "go.mod", "go.sum"):
         shutil.copy2(SOURCE / name, program / name)
+    # Download first (a no-op when cached): `go list` gives no folder for a module not yet downloaded.
+    subprocess.run(["go", "mod", "download", FERRETDB_MODULE], cwd=program, check=True)
     module_dir = subprocess.run(
-        ["go", "list", "-m", "-f", "{{.Dir}}", FERRETDB_MODULE],
-        cwd=program,
-        check=True,
-        capture_output=True,
+        ["go", "list", "-m", "-f", "{{.Dir}}", FERRETDB_MODULE], cwd=program, check=True, capture_output=True,
         text=True,
     ).stdout.strip()
-    if not module_dir:
-        subprocess.run(["go", "mod", "download", FERRETDB_MODULE], cwd=program, check=True)
-        module_dir = subprocess.run(
-            ["go", "list", "-m", "-f", "{{.Dir}}", FERRETDB_MODULE],
-            cwd=program,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
     shutil.copytree(module_dir, source)
     for path in source.rglob("*"):
         path.chmod(path.stat().st_mode | 0o200)  # the module cache is read-only

@@ -275,18 +275,7 @@ async def make_plan(order: CreateExportRequest, services: Services) -> ExportPla
 def group_by_data_type(events: Sequence[CatalogEvent]) -> dict[str, list[Segment]]:
     groups: dict[str, list[Segment]] = {name: [] for name in DATA_TYPES}
     for event in events:
-        groups[data_type_of(event.event_type)].append(
-            Segment(
-                id=event.id,
-                event_type=event.event_type,
-                value=event.value,
-                start=event.start,
-                end=event.end,
-                confidence=event.confidence,
-                source=event.source,
-                positions=event.positions,
-            )
-        )
+        groups[data_type_of(event.event_type)].append(event)
     return groups
 
 

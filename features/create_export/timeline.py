@@ -12,19 +12,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
+from shared.fabric import CatalogEvent
 
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """One catalog event, repaired: seconds from the start of the media, `end >= start >= 0`."""
-
-    id: str
-    event_type: str
-    value: str
-    start: float
-    end: float
-    confidence: float | None = None
-    source: str | None = None
-    positions: list[Any] | None = None
+# One catalog event as the Fabric client repaired it: seconds from the start of the media,
+# `end >= start >= 0`, finite numbers, text as read. Writers call it a segment.
+Segment = CatalogEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -331,5 +331,6 @@ async def finish(run: JobRun, states: list[dict[str, Any]]) -> None:
         error = f"{len(failures)} of {len(states)} batches failed; first: {failures[0]['error']}"
     await run.finish(status, error=error, result={"items_created": created, "items_failed": failed})
     log.info(
-        "import ended", extra={"import_id": run.job_id, "status": status.value, "created": created, "failed": failed}
+        "import ended",
+        extra={"import_id": run.job_id, "status": status.value, "items_created": created, "items_failed": failed},
     )

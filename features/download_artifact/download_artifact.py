@@ -33,6 +33,9 @@ CONTENT_TYPES = {
     ".md": "text/markdown; charset=utf-8",
     ".zip": "application/zip",
 }
+ARTIFACT_MEDIA_TYPES: dict[str, dict] = {
+    media_type.split(";")[0]: {} for media_type in sorted({*CONTENT_TYPES.values(), "application/octet-stream"})
+}
 
 router = APIRouter(tags=["exports"])
 
@@ -41,7 +44,7 @@ router = APIRouter(tags=["exports"])
     "/spark/{spark_id:uuid}/artifacts/{path:path}",
     response_class=FileResponse,
     responses={
-        200: {"description": "the file", "content": {"application/octet-stream": {}}},
+        200: {"description": "the file, with the content type of its format", "content": ARTIFACT_MEDIA_TYPES},
         **problem_responses(401, 404),
     },
     summary="Download one file of a completed spark package",

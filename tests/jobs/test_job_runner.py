@@ -8,25 +8,15 @@ import itertools
 import time
 from datetime import timedelta
 
-import pytest
 from pymongo.errors import AutoReconnect
 
-from shared.db import connect
 from shared.job_runner import JobKind, JobRunner
-from shared.jobs import INDEXES, JobStatus, jobs, load_job, submit_job, utc_now
+from shared.jobs import JobStatus, jobs, load_job, submit_job, utc_now
 from shared.leases import JobRun
 
 
 class Transient(Exception):
     pass
-
-
-@pytest.fixture
-async def database(settings):
-    handle = connect(settings)
-    await handle.ensure_indexes(INDEXES)
-    yield handle
-    handle.close()
 
 
 async def wait_for(database, job_id: str, statuses: set[str], within: float = 20.0):

@@ -7,17 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from shared.db import connect
-from shared.jobs import INDEXES, JobStatus, jobs, load_job, submit_job, utc_now
+from shared.jobs import JobStatus, jobs, load_job, submit_job, utc_now
 from shared.leases import JobCancelled, LeaseLost, claim
-
-
-@pytest.fixture
-async def database(settings):
-    handle = connect(settings)
-    await handle.ensure_indexes(INDEXES)
-    yield handle
-    handle.close()
 
 
 async def expire_lease(database, job_id: str) -> None:

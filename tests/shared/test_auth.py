@@ -65,3 +65,16 @@ def test_comparison_checks_every_key() -> None:
     assert key_matches(b"second-key-abcdef", keys)
     assert not key_matches(b"second-key-abcdeg", keys)
     assert not key_matches(b"", keys)
+
+
+async def test_the_openapi_schema_describes_the_key(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+
+    assert schema["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "one of the keys in API_KEYS",
+    }
+    assert schema["paths"]["/spark"]["post"]["security"] == [{"ApiKey": []}]
+    assert schema["paths"]["/health"]["get"]["security"] == []

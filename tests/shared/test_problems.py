@@ -104,3 +104,30 @@ async def test_a_crash_is_a_500_problem_without_internals(
 )
 def test_pointers_follow_rfc_6901(location: tuple, pointer: str) -> None:
     assert pointer_from_location(location) == pointer
+
+
+async def test_a_body_that_is_not_utf8_is_a_422_problem(failing_client: httpx.AsyncClient) -> None:
+    response = await failing_client.post(
+        "/_test/orders", content=b"\xff\xfe{", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.json()["errors"][0]["pointer"] == ""
+
+
+async def test_a_json_syntax_error_points_at_the_body(failing_client: httpx.AsyncClient) -> None:
+    response = await failing_client.post(
+        "/_test/orders", content=b'{"name": "a",}', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == ""
+
+
+async def test_broken_multipart_is_a_422_problem(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/spark/import/file",
+        content=b"--B\r\nTrue--B--\r\n",
+        headers={"content-type": "multipart/form-data; boundary=B"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith(PROBLEM)

@@ -95,8 +95,12 @@ def test_the_entry_point_stops_with_one_line_naming_the_variable() -> None:
 
 def test_an_unsupported_default_frame_rate_stops_start_up() -> None:
     result = subprocess.run(
-        [sys.executable, "main.py"], cwd=ROOT, env={"DEFAULT_FRAME_RATE": "12.5", "PATH": "/usr/bin"},
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "main.py"],
+        cwd=ROOT,
+        env={"DEFAULT_FRAME_RATE": "12.5", "PATH": "/usr/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "DEFAULT_FRAME_RATE" in result.stderr and "not supported" in result.stderr

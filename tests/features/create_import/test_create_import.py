@@ -91,6 +91,7 @@ async def test_highlights_go_out_in_batches_with_the_spec_body_and_headers(clien
     ]
     logged = caplog.text + capsys.readouterr().err
     assert logged, "logs were captured"
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING], caplog.text
     assert API_KEY not in logged
     assert all(API_KEY not in json.dumps(record.__dict__, default=str) for record in caplog.records)
     assert API_KEY not in json.dumps(job)
