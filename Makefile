@@ -30,8 +30,10 @@ test: pytest smoke
 pytest: $(INSTALLED) $(FERRETDB)
 	$(BIN)/python -m pytest
 
+# Every tests/smoke/*.sh but helpers named _*.sh (sourced by the scripts, not tests themselves).
 smoke: $(INSTALLED) $(FERRETDB)
 	@set -e; for script in tests/smoke/*.sh; do \
+		case "$${script##*/}" in _*) continue;; esac; \
 		[ -e "$$script" ] || continue; echo "== $$script"; bash "$$script"; done
 
 fuzz: $(INSTALLED) $(FERRETDB)

@@ -103,7 +103,14 @@ def load_demo(env: dict[str, str]) -> None:
     catalog_url = env.get("FABRIC_MONGODB_URL") or env["MONGODB_URL"]
     catalog_db = env.get("FABRIC_CATALOG_DB", "ApiDNA")
     command = [sys.executable, "-m", "tools.demo_asset", "--mongodb-url", catalog_url, "--db", catalog_db]
-    subprocess.run(command, cwd=ROOT, env=env, check=True)
+    # Not subprocess.run: on Ctrl-C/SIGTERM it kills the loader without waiting for it, leaving a zombie.
+    loader = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        returncode = loader.wait()
+    finally:
+        stop(loader)
+    if returncode:
+        raise subprocess.CalledProcessError(returncode, command)
 
 
 def stop(process: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
