@@ -54,8 +54,9 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64)
 
-    export_concurrency: int = Field(2, ge=1, le=64)
-    import_concurrency: int = Field(4, ge=1, le=64)
+    # 0 runs no job of that kind in this process: an API-only replica, with workers elsewhere.
+    export_concurrency: int = Field(2, ge=0, le=64)
+    import_concurrency: int = Field(4, ge=0, le=64)
     lease_seconds: float = Field(60.0, ge=1, le=3600)
     max_attempts: int = Field(3, ge=1, le=100)
     job_timeout_seconds: float = Field(1800.0, ge=1, le=7 * 24 * 3600)

@@ -247,3 +247,18 @@ async def test_the_poller_survives_a_database_outage(database, make_settings, mo
     await runner.shutdown()
 
     assert job.status == JobStatus.completed and failures["left"] == 0
+
+
+async def test_a_kind_with_no_concurrency_is_never_claimed(database, make_settings) -> None:
+    async def process(run: JobRun) -> None:
+        raise AssertionError("an API-only process must not run jobs")
+
+    runner = runner_for(database, make_settings, process, concurrency=0)
+    runner.start()
+    submitted = await submit_job(database, "test", "repo", {"n": 1})
+    runner.nudge()
+    await asyncio.sleep(1.5)
+    job = await load_job(database, "test", submitted.job.id)
+    await runner.shutdown()
+
+    assert job.status == JobStatus.pending and job.attempts == 0
