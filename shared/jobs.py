@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -204,6 +205,16 @@ async def load_job(database: Database, kind: str, job_id: str) -> Job | None:
     return Job.model_validate_doc(document) if document else None
 
 
+async def find_job_fields(database: Database, kind: str, job_id: str, fields: Sequence[str]) -> dict[str, Any]:
+    """Only `fields` of one job (a status poll needs no work order or manifest), or a 404."""
+    document = None
+    if is_job_id(job_id):
+        document = await jobs(database).find_one({"_id": job_id.lower(), "kind": kind}, projection=list(fields))
+    if document is None:
+        raise Problem(f"no {kind} with id {job_id}", status=404, slug="not-found")
+    return document
+
+
 async def load_job_or_404(database: Database, kind: str, job_id: str, noun: str) -> Job:
     job = await load_job(database, kind, job_id)
     if job is None:
@@ -214,7 +225,7 @@ async def load_job_or_404(database: Database, kind: str, job_id: str, noun: str)
 @dataclass(frozen=True)
 class JobPage:
     total: int
-    jobs: list[Job]
+    jobs: list[dict[str, Any]]
     next_cursor: str | None
 
 
@@ -225,9 +236,13 @@ async def list_jobs(
     status: str | None,
     limit: int,
     cursor: str | None,
+    fields: Sequence[str],
 ) -> JobPage:
-    """One repository's jobs, newest first. The cursor names the last job seen, so jobs added
-    meanwhile (always newer) never shift a page."""
+    """One repository's jobs, newest first, as documents holding `fields` (and `_id`, `created_at`).
+
+    The cursor names the last job seen, so jobs added meanwhile (always newer) never shift a page.
+    Only the named fields travel: a list has no use for work orders, manifests or run histories.
+    """
     scope: dict[str, Any] = {"kind": kind, "repo_guid": repo_guid}
     if status is not None:
         scope["status"] = status
@@ -241,18 +256,18 @@ async def list_jobs(
     collection = jobs(database)
     total = await collection.count_documents(scope)
     found = (
-        await collection.find(page_filter)
+        await collection.find(page_filter, projection={name: 1 for name in (*fields, "created_at")})
         .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
         .limit(limit + 1)
         .to_list(length=limit + 1)
     )
-    page = [Job.model_validate_doc(document) for document in found[:limit]]
-    next_cursor = encode_cursor(page[-1]) if len(found) > limit and page else None
+    page = found[:limit]
+    next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["_id"]) if len(found) > limit and page else None
     return JobPage(total=total, jobs=page, next_cursor=next_cursor)
 
 
-def encode_cursor(job: Job) -> str:
-    raw = f"{job.created_at.astimezone(UTC).isoformat()}|{job.id}".encode()
+def encode_cursor(created_at: datetime, job_id: str) -> str:
+    raw = f"{created_at.astimezone(UTC).isoformat()}|{job_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

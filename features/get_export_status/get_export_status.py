@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from shared.db import Database, DatabaseDep
-from shared.jobs import JobStatus, load_job_or_404
+from shared.jobs import JobStatus, find_job_fields
 from shared.problems import problem_responses
 
 
@@ -45,15 +45,18 @@ async def get_export_status(spark_id: uuid.UUID, database: DatabaseDep) -> Expor
     return await handle(database, str(spark_id))
 
 
+STATUS_FIELDS = ("status", "progress", "attempts", "created_at", "started_at", "completed_at", "error")
+
+
 async def handle(database: Database, spark_id: str) -> ExportStatus:
-    job = await load_job_or_404(database, "export", spark_id, "export")
+    job = await find_job_fields(database, "export", spark_id, STATUS_FIELDS)
     return ExportStatus(
-        spark_id=job.id,
-        status=job.status,
-        progress=StatusProgress(**job.progress),
-        attempts=job.attempts,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        completed_at=job.completed_at,
-        error=job.error,
+        spark_id=job["_id"],
+        status=job["status"],
+        progress=StatusProgress(**job["progress"]),
+        attempts=job["attempts"],
+        created_at=job["created_at"],
+        started_at=job.get("started_at"),
+        completed_at=job.get("completed_at"),
+        error=job.get("error"),
     )

@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from shared.db import Database, DatabaseDep
-from shared.jobs import JobStatus, load_job_or_404
+from shared.jobs import JobStatus, find_job_fields
 from shared.problems import problem_responses
 
 
@@ -48,18 +48,32 @@ async def get_import_status(import_id: uuid.UUID, database: DatabaseDep) -> Impo
     return await handle(database, str(import_id))
 
 
+STATUS_FIELDS = (
+    "status",
+    "progress",
+    "attempts",
+    "result.items_total",
+    "result.items_created",
+    "result.items_failed",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "error",
+)
+
+
 async def handle(database: Database, import_id: str) -> ImportStatus:
-    job = await load_job_or_404(database, "import", import_id, "import")
+    job = await find_job_fields(database, "import", import_id, STATUS_FIELDS)
     return ImportStatus(
-        import_id=job.id,
-        status=job.status,
-        progress=ImportStatusProgress(**job.progress),
-        attempts=job.attempts,
-        items_total=job.result["items_total"],
-        items_created=job.result["items_created"],
-        items_failed=job.result["items_failed"],
-        created_at=job.created_at,
-        started_at=job.started_at,
-        completed_at=job.completed_at,
-        error=job.error,
+        import_id=job["_id"],
+        status=job["status"],
+        progress=ImportStatusProgress(**job["progress"]),
+        attempts=job["attempts"],
+        items_total=job["result"]["items_total"],
+        items_created=job["result"]["items_created"],
+        items_failed=job["result"]["items_failed"],
+        created_at=job["created_at"],
+        started_at=job.get("started_at"),
+        completed_at=job.get("completed_at"),
+        error=job.get("error"),
     )

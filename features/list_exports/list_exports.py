@@ -55,21 +55,26 @@ async def list_exports(
     return await handle(database, repo_guid, status, limit, cursor)
 
 
-async def handle(database: Database, repo_guid: str, status: JobStatus | None, limit: int, cursor: str | None):
-    page = await list_jobs(database, "export", repo_guid, status, limit, cursor)
+SUMMARY_FIELDS = ("status", "payload.inputs.full_path", "progress.percent", "attempts", "completed_at", "error")
+
+
+async def handle(
+    database: Database, repo_guid: str, status: JobStatus | None, limit: int, cursor: str | None
+) -> ExportList:
+    page = await list_jobs(database, "export", repo_guid, status, limit, cursor, SUMMARY_FIELDS)
     return ExportList(
         total=page.total,
         next_cursor=page.next_cursor,
         jobs=[
             ExportSummary(
-                spark_id=job.id,
-                status=job.status,
-                full_path=job.payload.get("inputs", {}).get("full_path"),
-                progress_percent=job.progress.get("percent", 0),
-                attempts=job.attempts,
-                created_at=job.created_at,
-                completed_at=job.completed_at,
-                error=job.error,
+                spark_id=job["_id"],
+                status=job["status"],
+                full_path=job["payload"]["inputs"].get("full_path"),
+                progress_percent=job["progress"]["percent"],
+                attempts=job["attempts"],
+                created_at=job["created_at"],
+                completed_at=job.get("completed_at"),
+                error=job.get("error"),
             )
             for job in page.jobs
         ],

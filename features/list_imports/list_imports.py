@@ -55,23 +55,37 @@ async def list_imports(
     return await handle(database, repo_guid, status, limit, cursor)
 
 
-async def handle(database: Database, repo_guid: str, status: JobStatus | None, limit: int, cursor: str | None):
-    page = await list_jobs(database, "import", repo_guid, status, limit, cursor)
+SUMMARY_FIELDS = (
+    "status",
+    "payload.asset.fullPath",
+    "payload.import_job_name",
+    "result.items_total",
+    "result.items_created",
+    "result.items_failed",
+    "completed_at",
+    "error",
+)
+
+
+async def handle(
+    database: Database, repo_guid: str, status: JobStatus | None, limit: int, cursor: str | None
+) -> ImportList:
+    page = await list_jobs(database, "import", repo_guid, status, limit, cursor, SUMMARY_FIELDS)
     return ImportList(
         total=page.total,
         next_cursor=page.next_cursor,
         jobs=[
             ImportSummary(
-                import_id=job.id,
-                status=job.status,
-                full_path=job.payload["asset"]["fullPath"],
-                import_job_name=job.payload.get("import_job_name"),
-                items_total=job.result["items_total"],
-                items_created=job.result["items_created"],
-                items_failed=job.result["items_failed"],
-                created_at=job.created_at,
-                completed_at=job.completed_at,
-                error=job.error,
+                import_id=job["_id"],
+                status=job["status"],
+                full_path=job["payload"]["asset"]["fullPath"],
+                import_job_name=job["payload"].get("import_job_name"),
+                items_total=job["result"]["items_total"],
+                items_created=job["result"]["items_created"],
+                items_failed=job["result"]["items_failed"],
+                created_at=job["created_at"],
+                completed_at=job.get("completed_at"),
+                error=job.get("error"),
             )
             for job in page.jobs
         ],
