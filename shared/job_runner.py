@@ -30,8 +30,8 @@ from fastapi import Depends, Request
 from pymongo.errors import PyMongoError
 
 from shared.db import Database
-from shared.jobs import JobStatus, jobs, queue_stats
-from shared.leases import JobCancelled, JobRun, LeaseLost, claim
+from shared.jobs import JobStatus, queue_stats
+from shared.leases import JobCancelled, JobRun, LeaseLost, claim_job, claim_many
 from shared.metrics import Metrics
 from shared.settings import Settings
 
@@ -74,6 +74,9 @@ class JobRunner:
         self.kinds = {kind.kind: kind for kind in kinds}
         self.worker_id = worker_id or default_worker_id()
         self._running: dict[asyncio.Task[None], JobRun] = {}
+        self._reserved = dict.fromkeys(self.kinds, 0)  # slots held by claims under way
+        self._claiming: set[asyncio.Task[None]] = set()
+        self._woken_kinds: set[str] = set()
         self._wake = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self._stopping = False
@@ -85,14 +88,41 @@ class JobRunner:
         self._poller = asyncio.create_task(self._poll_forever(), name=f"job-poller {self.worker_id}")
         log.info("job runner started", extra={"worker_id": self.worker_id, "kinds": sorted(self.kinds)})
 
-    def nudge(self) -> None:
-        """A job was just submitted: look for work now rather than at the next poll."""
+    def nudge(self, kind: str | None = None, job_id: str | None = None) -> None:
+        """A job was just submitted here. With a free slot, claim it at once: one update by `_id`, no
+        looking through the queue (a job is only claimable once its queue is empty of older work, or
+        the poller would already have filled the slot). Otherwise wake the poller for that kind."""
+        if kind in self.kinds and job_id is not None and not self._stopping and self._free_slots(kind) > 0:
+            self._reserved[kind] += 1
+            task = asyncio.create_task(self._claim_directly(self.kinds[kind], job_id), name=f"claim {job_id}")
+            self._claiming.add(task)
+            task.add_done_callback(self._claiming.discard)
+            return
+        if kind in self.kinds:
+            self._woken_kinds.add(kind)
+        else:
+            self._woken_kinds.update(self.kinds)
         self._wake.set()
+
+    async def _claim_directly(self, kind: JobKind, job_id: str) -> None:
+        try:
+            run = await claim_job(self.database, kind.kind, job_id, self.worker_id, self.settings.lease_seconds)
+        except PyMongoError as error:
+            log.warning("cannot claim a new job; the poller will", extra={"job_id": job_id, "error": str(error)[:200]})
+            run = None
+        finally:
+            self._reserved[kind.kind] -= 1
+        if run is None:
+            self.nudge(kind.kind)
+            return
+        await self._start(kind, run)
 
     async def shutdown(self) -> None:
         """Stop claiming, let runs finish for the grace period, then hand the rest back."""
         self._stopping = True
         self._wake.set()
+        if self._claiming:
+            await asyncio.gather(*self._claiming, return_exceptions=True)
         if self._poller is not None:
             # Let a claim under way finish and launch its run (cancelling it there would orphan the job
             # until its lease ran out); cancel only if the database keeps it from finishing.
@@ -128,8 +158,10 @@ class JobRunner:
 
     async def _poll_forever(self) -> None:
         while not self._stopping:
+            woken, self._woken_kinds = self._woken_kinds, set()
             try:
-                await self.claim_available()
+                # A nudge looks only at its kind; the timed poll looks at every kind.
+                await self.claim_available(woken or None)
                 self.last_poll_error = None
             except PyMongoError as error:
                 # The database is down: keep the loop alive, /health reports it.
@@ -139,20 +171,31 @@ class JobRunner:
                 await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS * random.uniform(0.8, 1.2))
             self._wake.clear()
 
-    async def claim_available(self) -> int:
-        """Claim jobs until every kind is at its concurrency limit or nothing is claimable."""
+    def _free_slots(self, kind: str) -> int:
+        return self.kinds[kind].concurrency - self.running_counts()[kind] - self._reserved[kind]
+
+    async def claim_available(self, kinds: set[str] | None = None) -> int:
+        """Fill the free slots of each kind (all kinds by default) with the oldest claimable jobs."""
         claimed = 0
         for kind in self.kinds.values():
-            while not self._stopping and self.running_counts()[kind.kind] < kind.concurrency:
-                run = await claim(self.database, kind.kind, self.worker_id, self.settings.lease_seconds)
-                if run is None:
-                    break
-                if run.attempt > self.settings.max_attempts:
-                    await self._give_up(run)
-                    continue
-                self._launch(kind, run)
-                claimed += 1
+            free = self._free_slots(kind.kind)
+            if self._stopping or free <= 0 or (kinds is not None and kind.kind not in kinds):
+                continue
+            self._reserved[kind.kind] += free
+            try:
+                runs = await claim_many(self.database, kind.kind, self.worker_id, self.settings.lease_seconds, free)
+            finally:
+                self._reserved[kind.kind] -= free
+            for run in runs:
+                claimed += await self._start(kind, run)
         return claimed
+
+    async def _start(self, kind: JobKind, run: JobRun) -> int:
+        if run.attempt > self.settings.max_attempts:
+            await self._give_up(run)
+            return 0
+        self._launch(kind, run)
+        return 1
 
     async def _give_up(self, run: JobRun) -> None:
         """A job whose worker died on every attempt (a crash it causes, say) must not loop forever."""
@@ -224,10 +267,7 @@ class JobRunner:
 
     async def _ensure_finished(self, run: JobRun) -> str:
         """House rule 4 as a safety net: a processor that returned must not leave its job processing."""
-        document = await jobs(run.database).find_one(
-            {"_id": run.job_id, "lease_token": run.token}, projection={"status": 1}
-        )
-        if document is None:
+        if run.released:
             return "finished"
         await self._fenced(run.finish(JobStatus.failed, error="the processor ended without a final status"))
         return "failed"

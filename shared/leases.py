@@ -10,6 +10,7 @@ run now, and this one must stop without writing anything else.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from shared.db import Database
 from shared.jobs import Job, JobStatus, jobs, utc_now
 
 log = logging.getLogger("ai_spark.jobs")
+PROGRESS_INTERVAL = 0.5  # seconds between two progress writes of one run
 
 
 class LeaseLost(Exception):
@@ -45,6 +47,11 @@ class JobRun:
     cancel_requested: bool = False
     lost: bool = False
     handing_back: bool = False
+    # Set by finish, retry_later and hand_back: the job has left this run's hands.
+    released: bool = False
+    # Fields that ride along with the next write (the attempt number of this run's record).
+    carry: dict[str, Any] = field(default_factory=dict)
+    _last_progress: float | None = None
 
     @property
     def job_id(self) -> str:
@@ -59,19 +66,32 @@ class JobRun:
 
     async def write(self, update: dict[str, Any]) -> None:
         """A fenced update; `LeaseLost` when this run no longer holds the job."""
-        update.setdefault("$set", {})["updated_at"] = utc_now()
+        fields = update.setdefault("$set", {})
+        fields.update(self.carry, updated_at=utc_now())
         outcome = await jobs(self.database).update_one(self._fence(), update)
         if outcome.matched_count == 0:
             self.lost = True
             raise LeaseLost(self.job.id)
+        self.carry = {}
 
     async def progress(self, percent: float, step: str) -> None:
-        """Record progress; stop here (`JobCancelled`) if a client asked to cancel."""
+        """Record progress; stop here (`JobCancelled`) if a client asked to cancel.
+
+        At most one write every `PROGRESS_INTERVAL` seconds: a job of many small steps would
+        otherwise spend more on progress than on work. A cancel request is still seen within it.
+        """
+        now = time.monotonic()
+        if self.cancel_requested:
+            raise JobCancelled(self.job.id)
+        if self._last_progress is not None and now - self._last_progress < PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
+        fields = {"progress": {"percent": round(percent, 1), "step": step}, **self.carry, "updated_at": utc_now()}
         outcome = await jobs(self.database).update_one(
-            {**self._fence(), "cancel_requested": {"$ne": True}},
-            {"$set": {"progress": {"percent": round(percent, 1), "step": step}, "updated_at": utc_now()}},
+            {**self._fence(), "cancel_requested": {"$ne": True}}, {"$set": fields}
         )
-        if outcome.matched_count == 1 and not self.cancel_requested:
+        if outcome.matched_count == 1:
+            self.carry = {}
             return
         await self._stop_reason()
 
@@ -125,6 +145,7 @@ class JobRun:
         for key, value in (result or {}).items():
             fields[f"result.{key}"] = value
         await self.write({"$set": fields})
+        self.released = True
 
     async def retry_later(self, error: str, delay_seconds: float) -> None:
         """Back to `pending` after a transient failure; the attempt counts."""
@@ -143,6 +164,7 @@ class JobRun:
                 }
             }
         )
+        self.released = True
 
     async def hand_back(self) -> None:
         """Back to `pending` at once, the attempt not counted (shutdown, not failure)."""
@@ -161,6 +183,7 @@ class JobRun:
                 "$inc": {"attempts": -1},
             }
         )
+        self.released = True
 
 
 def claimable(kind: str, now: datetime) -> dict[str, Any]:
@@ -173,37 +196,43 @@ def claimable(kind: str, now: datetime) -> dict[str, Any]:
     }
 
 
-CANDIDATES_PER_LOOK = 8
-LOOKS_PER_CLAIM = 3
+LOOK_SLACK = 4  # extra candidates per look, for the ones other workers take first
 
 
 async def claim(database: Database, kind: str, worker_id: str, lease_seconds: float) -> JobRun | None:
-    """Take the oldest claimable job of `kind` under a new lease, or None when there is none.
+    """Take the oldest claimable job of `kind` under a new lease, or None when there is none."""
+    runs = await claim_many(database, kind, worker_id, lease_seconds, wanted=1)
+    return runs[0] if runs else None
 
-    Two steps: a plain read lists the oldest few claimable ids, then one atomic `find_one_and_update`
-    on `{_id, still claimable}` takes the first that nobody else took meanwhile. The update is the
-    claim (it re-checks the conditions atomically); the read only keeps the expensive part (scanning
-    for candidates) out of the write path, which matters on FerretDB, where only `_id` is indexed.
+
+async def claim_many(database: Database, kind: str, worker_id: str, lease_seconds: float, wanted: int) -> list[JobRun]:
+    """Take up to `wanted` of the oldest claimable jobs of `kind`, oldest first.
+
+    Two steps: one plain read lists the oldest claimable ids, then an atomic `find_one_and_update` on
+    `{_id, still claimable}` takes each that nobody else took meanwhile. The update is the claim (it
+    re-checks the conditions atomically); the read only keeps the expensive part (looking for
+    candidates) out of the write path and shares it between the free slots.
     """
-    for _ in range(LOOKS_PER_CLAIM):
-        now = utc_now()
-        candidates = await (
-            jobs(database)
-            .find(claimable(kind, now), projection={"_id": 1})
-            .sort([("not_before", 1), ("_id", 1)])
-            .limit(CANDIDATES_PER_LOOK)
-            .to_list(length=CANDIDATES_PER_LOOK)
-        )
-        if not candidates:
-            return None
-        for candidate in candidates:
-            run = await _claim_one(database, kind, candidate["_id"], worker_id, lease_seconds)
-            if run is not None:
-                return run
-    return None  # every candidate went to other workers three times over: let the next poll try
+    now = utc_now()
+    candidates = await (
+        jobs(database)
+        .find(claimable(kind, now), projection={"_id": 1})
+        .sort([("not_before", 1), ("_id", 1)])
+        .limit(wanted + LOOK_SLACK)
+        .to_list(length=wanted + LOOK_SLACK)
+    )
+    runs: list[JobRun] = []
+    for candidate in candidates:
+        if len(runs) == wanted:
+            break
+        run = await claim_job(database, kind, candidate["_id"], worker_id, lease_seconds)
+        if run is not None:
+            runs.append(run)
+    return runs
 
 
-async def _claim_one(database: Database, kind: str, job_id: str, worker_id: str, lease_seconds: float):
+async def claim_job(database: Database, kind: str, job_id: str, worker_id: str, lease_seconds: float) -> JobRun | None:
+    """Take this job if it is still claimable: one atomic update by `_id`."""
     now = utc_now()
     token = uuid.uuid4().hex
     run_record = {"worker_id": worker_id, "lease_token": token, "started_at": now, "ended_at": None, "outcome": None}
@@ -255,14 +284,20 @@ def _run_from_claim(
 
 
 async def _record_claim(run: JobRun, before: dict[str, Any]) -> None:
-    """Note the attempt number; close the previous run if its worker vanished without a word."""
-    fields: dict[str, Any] = {f"runs.{run.run_index}.attempt": run.attempt}
+    """Note the attempt number (with the run's first write); close the previous run now if its
+    worker vanished without a word, so the record never shows two runs at once."""
+    run.carry[f"runs.{run.run_index}.attempt"] = run.attempt
     previous = run.run_index - 1
     if before.get("status") == JobStatus.processing and previous >= 0:
-        fields[f"runs.{previous}.ended_at"] = before.get("lease_expires")
-        fields[f"runs.{previous}.outcome"] = "lease_expired"
         log.warning(
             "job reclaimed after its lease expired",
             extra={"job_id": run.job_id, "kind": run.job.kind, "previous_worker": before.get("worker_id")},
         )
-    await run.write({"$set": fields})
+        await run.write(
+            {
+                "$set": {
+                    f"runs.{previous}.ended_at": before.get("lease_expires"),
+                    f"runs.{previous}.outcome": "lease_expired",
+                }
+            }
+        )

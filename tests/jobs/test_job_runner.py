@@ -228,7 +228,7 @@ async def test_the_poller_survives_a_database_outage(database, make_settings, mo
     from shared import job_runner
 
     failures = {"left": 3}
-    real_claim = job_runner.claim
+    real_claim = job_runner.claim_many
 
     async def flaky_claim(*args, **kwargs):
         if failures["left"]:
@@ -239,7 +239,7 @@ async def test_the_poller_survives_a_database_outage(database, make_settings, mo
     async def process(run: JobRun) -> None:
         await run.finish(JobStatus.completed)
 
-    monkeypatch.setattr(job_runner, "claim", flaky_claim)
+    monkeypatch.setattr(job_runner, "claim_many", flaky_claim)
     runner = runner_for(database, make_settings, process)
     runner.start()
     submitted = await submit_job(database, "test", "repo", {"n": 1})

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from shared.jobs import JobStatus, jobs, load_job, submit_job, utc_now
-from shared.leases import JobCancelled, LeaseLost, claim
+from shared.leases import PROGRESS_INTERVAL, JobCancelled, LeaseLost, claim, claim_job, claim_many
 
 
 async def expire_lease(database, job_id: str) -> None:
@@ -101,7 +101,39 @@ async def test_a_cancel_request_stops_the_run_at_its_next_progress(database) -> 
     run = await claim(database, "export", "w", 30)
     await run.progress(10, "working")
     await jobs(database).update_one({"_id": submitted.job.id}, {"$set": {"cancel_requested": True}})
+    await asyncio.sleep(PROGRESS_INTERVAL)  # progress is written at most this often
 
     with pytest.raises(JobCancelled):
         await run.progress(20, "more work")
     assert await run.heartbeat() is True and run.cancel_requested
+
+
+async def test_one_look_fills_several_slots_oldest_first(database) -> None:
+    ids = [(await submit_job(database, "export", "repo", {"n": n})).job.id for n in range(5)]
+    runs = await claim_many(database, "export", "w", 30, wanted=3)
+
+    assert [run.job_id for run in runs] == ids[:3]
+    assert len({run.token for run in runs}) == 3
+
+
+async def test_a_job_can_be_claimed_by_its_id_only_while_claimable(database) -> None:
+    submitted = await submit_job(database, "export", "repo", {"n": 1})
+    first = await claim_job(database, "export", submitted.job.id, "w1", 30)
+    second = await claim_job(database, "export", submitted.job.id, "w2", 30)
+
+    assert first is not None and second is None
+    assert await claim_job(database, "import", submitted.job.id, "w3", 30) is None
+
+
+async def test_progress_is_written_at_most_every_interval(database) -> None:
+    submitted = await submit_job(database, "export", "repo", {"n": 1})
+    run = await claim(database, "export", "w", 30)
+    await run.progress(10, "first")
+    await run.progress(20, "too soon to write")
+    stored = (await load_job(database, "export", submitted.job.id)).progress
+    await asyncio.sleep(PROGRESS_INTERVAL)
+    await run.progress(30, "written")
+
+    assert stored == {"percent": 10, "step": "first"}
+    assert (await load_job(database, "export", submitted.job.id)).progress == {"percent": 30, "step": "written"}
+    assert (await load_job(database, "export", submitted.job.id)).runs[0]["attempt"] == 1
