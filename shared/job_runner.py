@@ -22,6 +22,7 @@ import random
 import socket
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -31,11 +32,14 @@ from pymongo.errors import PyMongoError
 
 from shared.db import Database
 from shared.jobs import JobStatus, queue_stats
-from shared.leases import JobCancelled, JobRun, LeaseLost, claim_job, claim_many
+from shared.leases import JobCancelled, JobRun, LeaseLost, claim_job, find_candidates
 from shared.metrics import Metrics
 from shared.settings import Settings
 
 POLL_SECONDS = 1.0
+LOOK_AHEAD = 32  # ids a look keeps beyond the free slots, claimed later by id
+LOOK_INTERVAL = 5.0  # seconds: the longest known candidates are trusted without a fresh look
+MAX_CANDIDATES = 1000
 MAX_BACKOFF_SECONDS = 60.0
 log = logging.getLogger("ai_spark.jobs")
 
@@ -75,6 +79,10 @@ class JobRunner:
         self.worker_id = worker_id or default_worker_id()
         self._running: dict[asyncio.Task[None], JobRun] = {}
         self._reserved = dict.fromkeys(self.kinds, 0)  # slots held by claims under way
+        # Ids likely claimable, oldest first: jobs submitted here while every slot was busy, and what
+        # the last look saw beyond the free slots. Claiming one is a single update by `_id`.
+        self._candidates: dict[str, OrderedDict[str, None]] = {kind: OrderedDict() for kind in self.kinds}
+        self._last_look = dict.fromkeys(self.kinds, 0.0)
         self._claiming: set[asyncio.Task[None]] = set()
         self._woken_kinds: set[str] = set()
         self._wake = asyncio.Event()
@@ -97,6 +105,9 @@ class JobRunner:
             task = asyncio.create_task(self._claim_directly(self.kinds[kind], job_id), name=f"claim {job_id}")
             self._claiming.add(task)
             task.add_done_callback(self._claiming.discard)
+            return
+        if kind in self.kinds and job_id is not None and len(self._candidates[kind]) < MAX_CANDIDATES:
+            self._candidates[kind][job_id] = None  # claimed by id when a slot frees, no look needed
             return
         if kind in self.kinds:
             self._woken_kinds.add(kind)
@@ -157,25 +168,29 @@ class JobRunner:
     # --- claiming --------------------------------------------------------------------------------
 
     async def _poll_forever(self) -> None:
+        kinds: set[str] | None = None  # the first pass, and every timed pass, looks at every kind
         while not self._stopping:
-            woken, self._woken_kinds = self._woken_kinds, set()
             try:
-                # A nudge looks only at its kind; the timed poll looks at every kind.
-                await self.claim_available(woken or None)
+                await self.claim_available(kinds)
                 self.last_poll_error = None
             except PyMongoError as error:
                 # The database is down: keep the loop alive, /health reports it.
                 self.last_poll_error = str(error)[:300]
                 log.warning("cannot poll for jobs", extra={"error": self.last_poll_error})
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS * random.uniform(0.8, 1.2))
+            except TimeoutError:
+                kinds = None
+            else:
+                # Woken by a nudge or a finished run: only the kinds concerned need a look.
+                kinds, self._woken_kinds = self._woken_kinds or None, set()
             self._wake.clear()
 
     def _free_slots(self, kind: str) -> int:
         return self.kinds[kind].concurrency - self.running_counts()[kind] - self._reserved[kind]
 
     async def claim_available(self, kinds: set[str] | None = None) -> int:
-        """Fill the free slots of each kind (all kinds by default) with the oldest claimable jobs."""
+        """Fill the free slots of each kind (all kinds by default), known candidates first."""
         claimed = 0
         for kind in self.kinds.values():
             free = self._free_slots(kind.kind)
@@ -183,12 +198,36 @@ class JobRunner:
                 continue
             self._reserved[kind.kind] += free
             try:
-                runs = await claim_many(self.database, kind.kind, self.worker_id, self.settings.lease_seconds, free)
+                runs = await self._claim_for(kind.kind, free)
             finally:
                 self._reserved[kind.kind] -= free
             for run in runs:
                 claimed += await self._start(kind, run)
         return claimed
+
+    async def _claim_for(self, kind: str, wanted: int) -> list[JobRun]:
+        """Claim from the known candidates; look in the database when they run out, and at least every
+        `LOOK_INTERVAL` seconds, so retries and jobs of dead workers are never starved by a backlog."""
+        lease = self.settings.lease_seconds
+        runs: list[JobRun] = []
+        known = self._candidates[kind]
+        if time.monotonic() - self._last_look[kind] > LOOK_INTERVAL:
+            known.clear()
+        while known and len(runs) < wanted:
+            job_id, _ = known.popitem(last=False)
+            if (run := await claim_job(self.database, kind, job_id, self.worker_id, lease)) is not None:
+                runs.append(run)
+        if len(runs) == wanted:
+            return runs
+        self._last_look[kind] = time.monotonic()
+        found = await find_candidates(self.database, kind, wanted - len(runs) + LOOK_AHEAD)
+        for job_id in found:
+            if len(runs) < wanted:
+                if (run := await claim_job(self.database, kind, job_id, self.worker_id, lease)) is not None:
+                    runs.append(run)
+            else:
+                known[job_id] = None
+        return runs
 
     async def _start(self, kind: JobKind, run: JobRun) -> int:
         if run.attempt > self.settings.max_attempts:
@@ -209,9 +248,10 @@ class JobRunner:
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._running.pop(task, None)
-        if not self._stopping:
-            self._wake.set()  # a slot is free: another job may be waiting
+        run = self._running.pop(task, None)
+        if not self._stopping and run is not None:
+            self._woken_kinds.add(run.job.kind)  # a slot of this kind is free: another job may be waiting
+            self._wake.set()
 
     # --- running ---------------------------------------------------------------------------------
 

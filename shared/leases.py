@@ -51,7 +51,8 @@ class JobRun:
     released: bool = False
     # Fields that ride along with the next write (the attempt number of this run's record).
     carry: dict[str, Any] = field(default_factory=dict)
-    _last_progress: float | None = None
+    # The claim wrote the first progress ("started"): the next write is due an interval later.
+    _last_progress: float = field(default_factory=time.monotonic)
 
     @property
     def job_id(self) -> str:
@@ -83,7 +84,7 @@ class JobRun:
         now = time.monotonic()
         if self.cancel_requested:
             raise JobCancelled(self.job.id)
-        if self._last_progress is not None and now - self._last_progress < PROGRESS_INTERVAL:
+        if now - self._last_progress < PROGRESS_INTERVAL:
             return
         self._last_progress = now
         fields = {"progress": {"percent": round(percent, 1), "step": step}, **self.carry, "updated_at": utc_now()}
@@ -206,29 +207,32 @@ async def claim(database: Database, kind: str, worker_id: str, lease_seconds: fl
 
 
 async def claim_many(database: Database, kind: str, worker_id: str, lease_seconds: float, wanted: int) -> list[JobRun]:
-    """Take up to `wanted` of the oldest claimable jobs of `kind`, oldest first.
-
-    Two steps: one plain read lists the oldest claimable ids, then an atomic `find_one_and_update` on
-    `{_id, still claimable}` takes each that nobody else took meanwhile. The update is the claim (it
-    re-checks the conditions atomically); the read only keeps the expensive part (looking for
-    candidates) out of the write path and shares it between the free slots.
-    """
-    now = utc_now()
-    candidates = await (
-        jobs(database)
-        .find(claimable(kind, now), projection={"_id": 1})
-        .sort([("not_before", 1), ("_id", 1)])
-        .limit(wanted + LOOK_SLACK)
-        .to_list(length=wanted + LOOK_SLACK)
-    )
+    """Take up to `wanted` of the oldest claimable jobs of `kind`, oldest first: one look, then one
+    atomic claim per candidate (`claim_job`) until enough were won."""
     runs: list[JobRun] = []
-    for candidate in candidates:
+    for job_id in await find_candidates(database, kind, wanted + LOOK_SLACK):
         if len(runs) == wanted:
             break
-        run = await claim_job(database, kind, candidate["_id"], worker_id, lease_seconds)
+        run = await claim_job(database, kind, job_id, worker_id, lease_seconds)
         if run is not None:
             runs.append(run)
     return runs
+
+
+async def find_candidates(database: Database, kind: str, limit: int) -> list[str]:
+    """The ids of the oldest claimable jobs of `kind`: a plain read, not a claim.
+
+    Claiming is always `claim_job`'s atomic update, which re-checks the conditions; looking is kept
+    apart so its cost (a scan where the server has no usable index) is shared by many claims.
+    """
+    found = await (
+        jobs(database)
+        .find(claimable(kind, utc_now()), projection={"_id": 1})
+        .sort([("not_before", 1), ("_id", 1)])
+        .limit(limit)
+        .to_list(length=limit)
+    )
+    return [document["_id"] for document in found]
 
 
 async def claim_job(database: Database, kind: str, job_id: str, worker_id: str, lease_seconds: float) -> JobRun | None:

@@ -223,7 +223,10 @@ class ExportPlan:
 async def process(run: JobRun, services: Services) -> None:
     """Build the package of one export job and record its final status (fenced on the run's lease)."""
     order = CreateExportRequest.model_validate(run.job.payload)
-    build = await asyncio.to_thread(package.prepare, services.settings.export_base_path, run.job_id, run.token)
+    first_run = len(run.job.runs) == 1
+    build = await asyncio.to_thread(
+        package.prepare, services.settings.export_base_path, run.job_id, run.token, first_run
+    )
     published = False
     try:
         await run.progress(2, "reading the catalog")
@@ -234,9 +237,7 @@ async def process(run: JobRun, services: Services) -> None:
             await run.finish(JobStatus.failed, error=_summary(errors), errors=errors, result={"manifest": manifest})
             return
         await run.progress(96, "writing manifest.json and the zip")
-        package_info = await asyncio.to_thread(_seal, build, manifest)
-        await run.progress(99, "publishing")
-        await asyncio.to_thread(package.publish, build)
+        package_info = await asyncio.to_thread(package.seal_and_publish, build, _json_text(manifest))
         published = True
         await run.finish(JobStatus.completed, result={"manifest": manifest, "package": package_info})
         log.info("export completed", extra={"spark_id": run.job_id, "artifacts": len(build.artifacts)})
@@ -388,6 +389,7 @@ def write_step(
     build: package.PackageBuild, plan: ExportPlan, step: Step, ranges: list[SelectRange]
 ) -> list[WrittenFile]:
     target = build.path_for(step.relative)
+    target.parent.mkdir(exist_ok=True)
     if step.artifact_type == "selects":
         written = SELECTS_WRITERS[step.fmt].write(target, ranges, plan.timeline("selects"))
     else:
@@ -453,14 +455,6 @@ def manifest_document(job: Job, build: package.PackageBuild, plan: ExportPlan) -
         "artifacts": [artifact.as_manifest_entry() for artifact in build.artifacts],
         "warnings": plan.warnings,
     }
-
-
-def _seal(build: package.PackageBuild, manifest: dict[str, Any]) -> dict[str, Any]:
-    """manifest.json, empty folders dropped, the zip; what the package download serves."""
-    package.drop_empty_folders(build)
-    package.write_text(build, "manifest.json", _json_text(manifest))
-    archive = package.write_zip(build)
-    return {"path": archive.name, "url": f"/spark/{build.spark_id}/package", **package.file_info(archive)}
 
 
 def _json_text(document: dict[str, Any]) -> str:

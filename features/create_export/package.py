@@ -23,8 +23,6 @@ from typing import Any
 ZIP_CHUNK = 1024 * 1024
 PUBLISH_ATTEMPTS = 5
 
-ARTIFACT_FOLDERS = ("transcript", "events", "comments", "markers", "selects")
-
 
 class PackageError(OSError):
     """The package folder cannot be made or published; the message names the path."""
@@ -91,20 +89,19 @@ class PackageBuild:
         return artifact
 
 
-def prepare(base: Path, spark_id: str, token: str) -> PackageBuild:
-    """A clean build folder for this run; leftovers of earlier runs of the job are wiped first."""
+def prepare(base: Path, spark_id: str, token: str, first_run: bool) -> PackageBuild:
+    """A clean build folder for this run; leftovers of earlier runs of the job are wiped first.
+
+    The first run of a job has none to look for: only a crash, a kill or a hand-back leaves them.
+    """
+    build = PackageBuild(base=base, spark_id=spark_id, token=token)
     try:
         base.mkdir(parents=True, exist_ok=True)
-        probe = base / f".{spark_id}.write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        if not first_run:
+            remove_leftovers(base, spark_id)
+        build.folder.mkdir()
     except OSError as error:
         raise PackageError(f"EXPORT_BASE_PATH {base} is not a writable folder: {error.strerror or error}") from None
-    remove_leftovers(base, spark_id)
-    build = PackageBuild(base=base, spark_id=spark_id, token=token)
-    build.folder.mkdir()
-    for name in ARTIFACT_FOLDERS:
-        (build.folder / name).mkdir()
     return build
 
 
@@ -125,13 +122,6 @@ def write_text(build: PackageBuild, relative: str, text: str) -> Path:
     return target
 
 
-def drop_empty_folders(build: PackageBuild) -> None:
-    for name in ARTIFACT_FOLDERS:
-        folder = build.folder / name
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-
-
 def write_zip(build: PackageBuild) -> Path:
     """Every file of the package, by relative path, streamed from disk into `<spark_id>.zip`."""
     target = build.folder / build.zip_name
@@ -140,6 +130,15 @@ def write_zip(build: PackageBuild) -> Path:
         for path in files:
             archive.write(path, arcname=path.relative_to(build.folder).as_posix())
     return target
+
+
+def seal_and_publish(build: PackageBuild, manifest_text: str) -> dict[str, Any]:
+    """`manifest.json`, the zip, then the rename into place: what the package download serves."""
+    write_text(build, "manifest.json", manifest_text)
+    archive = write_zip(build)
+    info = {"path": archive.name, "url": f"/spark/{build.spark_id}/package", **file_info(archive)}
+    publish(build)
+    return info
 
 
 def publish(build: PackageBuild) -> Path:

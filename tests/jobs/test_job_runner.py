@@ -228,18 +228,18 @@ async def test_the_poller_survives_a_database_outage(database, make_settings, mo
     from shared import job_runner
 
     failures = {"left": 3}
-    real_claim = job_runner.claim_many
+    real_look = job_runner.find_candidates
 
     async def flaky_claim(*args, **kwargs):
         if failures["left"]:
             failures["left"] -= 1
             raise AutoReconnect("connection refused")
-        return await real_claim(*args, **kwargs)
+        return await real_look(*args, **kwargs)
 
     async def process(run: JobRun) -> None:
         await run.finish(JobStatus.completed)
 
-    monkeypatch.setattr(job_runner, "claim_many", flaky_claim)
+    monkeypatch.setattr(job_runner, "find_candidates", flaky_claim)
     runner = runner_for(database, make_settings, process)
     runner.start()
     submitted = await submit_job(database, "test", "repo", {"n": 1})

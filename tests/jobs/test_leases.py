@@ -52,6 +52,7 @@ async def test_an_expired_lease_is_reclaimed_and_the_old_run_is_fenced_out(datab
     replacement = await claim(database, "export", "other", 30)
 
     assert replacement is not None and replacement.attempt == 2
+    await asyncio.sleep(PROGRESS_INTERVAL)  # so the late progress is written, not skipped
     with pytest.raises(LeaseLost):
         await stalled.progress(50, "late write")
     with pytest.raises(LeaseLost):
@@ -128,12 +129,16 @@ async def test_a_job_can_be_claimed_by_its_id_only_while_claimable(database) -> 
 async def test_progress_is_written_at_most_every_interval(database) -> None:
     submitted = await submit_job(database, "export", "repo", {"n": 1})
     run = await claim(database, "export", "w", 30)
+    await run.progress(5, "too soon after the claim to write")
+    claimed = (await load_job(database, "export", submitted.job.id)).progress
+    await asyncio.sleep(PROGRESS_INTERVAL)
     await run.progress(10, "first")
     await run.progress(20, "too soon to write")
     stored = (await load_job(database, "export", submitted.job.id)).progress
     await asyncio.sleep(PROGRESS_INTERVAL)
     await run.progress(30, "written")
 
+    assert claimed == {"percent": 0, "step": "started"}
     assert stored == {"percent": 10, "step": "first"}
     assert (await load_job(database, "export", submitted.job.id)).progress == {"percent": 30, "step": "written"}
     assert (await load_job(database, "export", submitted.job.id)).runs[0]["attempt"] == 1

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks that print a table (`make bench`). Not part of the service."""
