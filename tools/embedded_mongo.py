@@ -79,7 +79,10 @@ def _patched_workspace() -> Path:
     # Download first (a no-op when cached): `go list` gives no folder for a module not yet downloaded.
     subprocess.run(["go", "mod", "download", FERRETDB_MODULE], cwd=program, check=True)
     module_dir = subprocess.run(
-        ["go", "list", "-m", "-f", "{{.Dir}}", FERRETDB_MODULE], cwd=program, check=True, capture_output=True,
+        ["go", "list", "-m", "-f", "{{.Dir}}", FERRETDB_MODULE],
+        cwd=program,
+        check=True,
+        capture_output=True,
         text=True,
     ).stdout.strip()
     shutil.copytree(module_dir, source)
@@ -101,7 +104,7 @@ def _patch_id_column(metadata_go: Path) -> None:
     """
     text = metadata_go.read_text()
     scanning = "IDColumn = DefaultColumn + \"->'$._id'\""
-    indexed = "IDColumn = DefaultColumn + `->\"_id\"`"
+    indexed = 'IDColumn = DefaultColumn + `->"_id"`'
     if text.count(scanning) != 1:
         raise EmbeddedMongoError(f"FerretDB's {metadata_go.name} changed; the _id column patch no longer applies")
     metadata_go.write_text(text.replace(scanning, indexed))

@@ -375,6 +375,8 @@ async def write_package(run: JobRun, build: package.PackageBuild, plan: ExportPl
             errors.append({"artifact": step.relative, "code": "write_failed", "message": _error_text(error)})
             continue
         note_skipped(plan, step, written)
+    if not wants_llm_files(plan.order):
+        return errors
     await run.progress(92, "writing the LLM files")
     try:
         await asyncio.to_thread(write_llm_files, build, plan, run.job)
@@ -413,6 +415,11 @@ def select_ranges(plan: ExportPlan) -> list[SelectRange]:
     selects = plan.order.outputs.selects
     chosen = [segment for name in selects.source for segment in plan.segments.get(name, [])]
     return build_select_ranges(chosen, selects.handle_seconds, media_duration=None)
+
+
+def wants_llm_files(order: CreateExportRequest) -> bool:
+    has_grounding = order.outputs.grounding.enabled and bool(order.user_inputs.prompt)
+    return has_grounding or order.user_inputs.llm_instructions
 
 
 def write_llm_files(build: package.PackageBuild, plan: ExportPlan, job: Job) -> None:
