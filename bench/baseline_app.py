@@ -37,10 +37,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from features.create_export import package
+from features.create_export.create_export import data_type_of
 from features.create_export.timeline import Segment, Timeline, WrittenFile
 from features.create_export.writers.json import write_segments
 from shared.db import Database, connect
-from shared.fabric import CatalogEvent, read_catalog
+from shared.fabric import read_catalog
 from shared.jobs import utc_now
 from shared.settings import Settings, load_settings
 
@@ -130,7 +131,7 @@ async def process(state: BaselineState, job_id: str, order: BaselineOrder) -> No
                 output = order.outputs.get(data_type)
                 if not isinstance(output, dict) or "json" not in output.get("formats", []):
                     continue
-                segments = [segment(event) for event in read.events if data_type_of(event.event_type) == data_type]
+                segments = [event for event in read.events if data_type_of(event.event_type) == data_type]
                 timeline = Timeline(
                     rate=rate,
                     drop_frame=bool(order.media.get("drop_frame")),
@@ -171,28 +172,3 @@ async def finish(state: BaselineState, job_id: str, status: str, started: dateti
         {"_id": job_id},
         {"$set": {"status": status, "started_at": started, "completed_at": now, "updated_at": now, **fields}},
     )
-
-
-def segment(event: CatalogEvent) -> Segment:
-    return Segment(
-        id=event.id,
-        event_type=event.event_type,
-        value=event.value,
-        start=event.start,
-        end=event.end,
-        confidence=event.confidence,
-        source=event.source,
-        positions=event.positions,
-    )
-
-
-def data_type_of(event_type: str) -> str:
-    """The service's grouping (SPEC §2.1), repeated here so the baseline imports no feature logic."""
-    kind = event_type.strip().lower()
-    if kind == "transcript":
-        return "transcript"
-    if kind in ("comment", "insight"):
-        return "comments"
-    if kind == "marker":
-        return "markers"
-    return "events"
