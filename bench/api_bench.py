@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 from pymongo import MongoClient
 
-from bench.processes import BenchProcess
+from bench.processes import BenchProcess, uvicorn_argv
 from tools.embedded_mongo import EmbeddedMongo
 
 ROUTES = ("POST /spark", "GET /spark/{id}/status", "GET /spark?repo_guid=")
@@ -136,23 +136,8 @@ def start_target(target: str, mongodb_url: str, workdir: Path) -> tuple[BenchPro
         "LOG_LEVEL": "WARNING",
         "ENVIRONMENT": "test",
     }
-    if target == "service":
-        argv = [sys.executable, "main.py"]
-    else:
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.api_baseline:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
+    service = [sys.executable, "main.py"]
+    argv = service if target == "service" else uvicorn_argv("bench.api_baseline:create_app")
     process = BenchProcess(target, argv, env, workdir / f"{target}.log", "/health").start()
     return process, database
 

@@ -76,6 +76,24 @@ class BenchProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def uvicorn_argv(factory: str) -> list[str]:
+    """A quiet uvicorn serving an app factory on the port `BenchProcess` picks."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        factory,
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time a process has used so far (Linux `/proc`), None elsewhere or once it is gone."""
     try:
@@ -94,17 +112,4 @@ def baseline_argv(profile: bool = False) -> list[str]:
     """The baseline app under uvicorn with the same loop and HTTP parser uvicorn picks for the service."""
     if profile:
         return [sys.executable, "-m", "bench.profile_service", "baseline"]
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.baseline_app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    return uvicorn_argv("bench.baseline_app:create_app")

@@ -102,21 +102,23 @@ def _patch_id_column(metadata_go: Path) -> None:
     SQLite only uses an expression index for the same expression, so every `_id` lookup scanned the
     table (EXPLAIN QUERY PLAN: SCAN). Both expressions give the same JSON text.
     """
-    text = metadata_go.read_text()
-    scanning = "IDColumn = DefaultColumn + \"->'$._id'\""
-    indexed = 'IDColumn = DefaultColumn + `->"_id"`'
-    if text.count(scanning) != 1:
-        raise EmbeddedMongoError(f"FerretDB's {metadata_go.name} changed; the _id column patch no longer applies")
-    metadata_go.write_text(text.replace(scanning, indexed))
+    _replace_exactly(metadata_go, "IDColumn = DefaultColumn + \"->'$._id'\"", 'IDColumn = DefaultColumn + `->"_id"`', 1)
 
 
 def _patch_id_pushdown(collection_go: Path) -> None:
-    text = collection_go.read_text()
     exact_id_only = 'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")'
     any_id = 'if params.Filter.Has("_id") {\n\t\tv, _ := params.Filter.Get("_id")'
-    if text.count(exact_id_only) != 2:
-        raise EmbeddedMongoError(f"FerretDB's {collection_go.name} changed; the _id pushdown patch no longer applies")
-    collection_go.write_text(text.replace(exact_id_only, any_id))
+    _replace_exactly(collection_go, exact_id_only, any_id, 2)
+
+
+def _replace_exactly(source: Path, old: str, new: str, count: int) -> None:
+    """Patch a FerretDB source file, refusing loudly if upstream changed what the patch expects."""
+    text = source.read_text()
+    if text.count(old) != count:
+        raise EmbeddedMongoError(
+            f"FerretDB's {source.name} changed; a patch of tools/embedded_mongo.py no longer applies"
+        )
+    source.write_text(text.replace(old, new))
 
 
 def free_port() -> int:

@@ -79,28 +79,26 @@ def test_secrets_do_not_appear_in_the_error_message(monkeypatch: pytest.MonkeyPa
     assert "super-secret-value" not in str(raised.value)
 
 
-def test_the_entry_point_stops_with_one_line_naming_the_variable() -> None:
-    result = subprocess.run(
+def start_service(**env: str) -> subprocess.CompletedProcess[str]:
+    """`python main.py` with only these variables: it must stop before serving anything."""
+    return subprocess.run(
         [sys.executable, "main.py"],
         cwd=ROOT,
-        env={"PORT": "abc", "PATH": "/usr/bin"},
+        env={**env, "PATH": "/usr/bin"},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_the_entry_point_stops_with_one_line_naming_the_variable() -> None:
+    result = start_service(PORT="abc")
     assert result.returncode == 2
     assert "PORT" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_an_unsupported_default_frame_rate_stops_start_up() -> None:
-    result = subprocess.run(
-        [sys.executable, "main.py"],
-        cwd=ROOT,
-        env={"DEFAULT_FRAME_RATE": "12.5", "PATH": "/usr/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = start_service(DEFAULT_FRAME_RATE="12.5")
     assert result.returncode == 2
     assert "DEFAULT_FRAME_RATE" in result.stderr and "not supported" in result.stderr

@@ -7,6 +7,16 @@ from fractions import Fraction
 
 from features.create_export.timeline import Segment, Timeline
 
+# The timelines the text-format tests run at: NTSC and PAL, drop frame and not.
+MODES = [
+    (Fraction(24000, 1001), False),
+    (Fraction(25), False),
+    (Fraction(30000, 1001), True),
+    (Fraction(30000, 1001), False),
+    (Fraction(60000, 1001), True),
+]
+MODE_IDS = ["23.976", "25", "29.97DF", "29.97NDF", "59.94DF"]
+
 HOSTILE_VALUES = [
     "Plain words",
     "Line one\nLine two\r\nLine three\n\n\nafter blank lines",

@@ -23,16 +23,8 @@ from hypothesis import strategies as st
 from features.create_export.timeline import Segment, SelectRange, Timeline, WrittenFile
 from features.create_export.writers import edl as edl_writer
 from tests.features.create_export.exact import exact_frame, label_to_frame
-from tests.features.create_export.samples import hostile_segments, many_segments, timeline
+from tests.features.create_export.samples import MODE_IDS, MODES, hostile_segments, many_segments, timeline
 
-MODES = [
-    (Fraction(24000, 1001), False),
-    (Fraction(25), False),
-    (Fraction(30000, 1001), True),
-    (Fraction(30000, 1001), False),
-    (Fraction(60000, 1001), True),
-]
-MODE_IDS = ["23.976", "25", "29.97DF", "29.97NDF", "59.94DF"]
 RESOLVE_COLOURS = {"transcript": "Blue", "events": "Green", "comments": "Yellow", "markers": "Red"}
 TC = r"\d{2}:[0-5]\d:[0-5]\d[:;]\d{2}"
 # Columns as FORMAT-FACTS §2.2 gives them: number 1-3, reel 6-13, channel 15-20, edit 21-24, TCs from 30.

@@ -30,16 +30,8 @@ from features.create_export.writers import json as json_writer
 from features.create_export.writers import srt as srt_writer
 from features.create_export.writers import vtt as vtt_writer
 from tests.features.create_export.exact import exact_frame, exact_milliseconds, label_to_frame
-from tests.features.create_export.samples import hostile_segments, many_segments, timeline
+from tests.features.create_export.samples import MODE_IDS, MODES, hostile_segments, many_segments, timeline
 
-MODES = [
-    (Fraction(24000, 1001), False),
-    (Fraction(25), False),
-    (Fraction(30000, 1001), True),
-    (Fraction(30000, 1001), False),
-    (Fraction(60000, 1001), True),
-]
-MODE_IDS = ["23.976", "25", "29.97DF", "29.97NDF", "59.94DF"]
 SETS = {"hostile": hostile_segments, "many": lambda: many_segments(10_000)}
 CSV_HEADER = ["id", "sdnaEventType", "eventValue", "start", "end", "confidenceScore", "source"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
