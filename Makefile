@@ -15,7 +15,7 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
-$(FERRETDB): tools/ferretdb/main.go tools/ferretdb/go.mod tools/ferretdb/go.sum tools/embedded_mongo.py | $(INSTALLED)
+$(FERRETDB): $(wildcard tools/ferretdb/*) tools/embedded_mongo.py | $(INSTALLED)
 	$(BIN)/python -m tools.embedded_mongo build --force
 
 ferretdb: $(FERRETDB)

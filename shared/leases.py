@@ -188,13 +188,15 @@ class JobRun:
 
 
 def claimable(kind: str, now: datetime) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "$or": [
-            {"status": JobStatus.pending, "not_before": {"$lte": now}},
-            {"status": JobStatus.processing, "lease_expires": {"$lt": now}},
-        ],
-    }
+    return {"kind": kind, "$or": [pending_due(now), lease_expired(now)]}
+
+
+def pending_due(now: datetime) -> dict[str, Any]:
+    return {"status": JobStatus.pending, "not_before": {"$lte": now}}
+
+
+def lease_expired(now: datetime) -> dict[str, Any]:
+    return {"status": JobStatus.processing, "lease_expires": {"$lt": now}}
 
 
 LOOK_SLACK = 4  # extra candidates per look, for the ones other workers take first
@@ -223,16 +225,18 @@ async def find_candidates(database: Database, kind: str, limit: int) -> list[str
     """The ids of the oldest claimable jobs of `kind`: a plain read, not a claim.
 
     Claiming is always `claim_job`'s atomic update, which re-checks the conditions; looking is kept
-    apart so its cost (a scan where the server has no usable index) is shared by many claims.
+    apart so its cost is shared by many claims. Pending and expired jobs are two reads, each on one
+    status, rather than one `$or`: each uses its own index on MongoDB, and FerretDB's SQLite backend
+    can only narrow a query by a top-level equality (`tools/ferretdb/sqlite_pushdown.go`).
     """
-    found = await (
-        jobs(database)
-        .find(claimable(kind, utc_now()), projection={"_id": 1})
-        .sort([("not_before", 1), ("_id", 1)])
-        .limit(limit)
-        .to_list(length=limit)
-    )
-    return [document["_id"] for document in found]
+    now = utc_now()
+    order = [("not_before", 1), ("_id", 1)]
+    found: list[dict[str, Any]] = []
+    for condition in (pending_due(now), lease_expired(now)):
+        cursor = jobs(database).find({"kind": kind, **condition}, projection={"not_before": 1}).sort(order)
+        found += await cursor.limit(limit).to_list(length=limit)
+    found.sort(key=lambda document: (document["not_before"], document["_id"]))
+    return [document["_id"] for document in found[:limit]]
 
 
 async def claim_job(database: Database, kind: str, job_id: str, worker_id: str, lease_seconds: float) -> JobRun | None:

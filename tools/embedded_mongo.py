@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tools" / "ferretdb"
 BINARY = ROOT / ".build" / "ferretdb-embedded"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+PUSHDOWN_PATCH = "sqlite_pushdown.go"
 START_TIMEOUT_SECONDS = 30.0
 
 
@@ -60,7 +61,8 @@ def build(force: bool = False) -> Path:
 
 
 def _patched_workspace() -> Path:
-    """Our Go program, built against FerretDB with two one-line patches that make `_id` lookups indexed.
+    """Our Go program, built against FerretDB with three patches: `_id` lookups indexed, and plain
+    string equalities filtered by SQLite (`sqlite_pushdown.go`) rather than by decoding every document.
 
     FerretDB v1's SQLite backend only uses its `_id` column when the filter is exactly `{_id: x}`; any
     other filter scans and decodes every document of the collection. Fenced job writes filter on
@@ -90,6 +92,7 @@ def _patched_workspace() -> Path:
         path.chmod(path.stat().st_mode | 0o200)  # the module cache is read-only
     _patch_id_pushdown(source / "internal" / "backends" / "sqlite" / "collection.go")
     _patch_id_column(source / "internal" / "backends" / "sqlite" / "metadata" / "metadata.go")
+    _patch_string_pushdown(source / "internal" / "backends" / "sqlite")
     with (program / "go.mod").open("a") as go_mod:
         go_mod.write(f"\nreplace {FERRETDB_MODULE} => ../FerretDB\n")
     return program
@@ -109,6 +112,18 @@ def _patch_id_pushdown(collection_go: Path) -> None:
     exact_id_only = 'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")'
     any_id = 'if params.Filter.Has("_id") {\n\t\tv, _ := params.Filter.Get("_id")'
     _replace_exactly(collection_go, exact_id_only, any_id, 2)
+
+
+def _patch_string_pushdown(sqlite_backend: Path) -> None:
+    """Add `sqlite_pushdown.go` to the SQLite backend and narrow every query's SQL with it."""
+    patch = (SOURCE / PUSHDOWN_PATCH).read_text()
+    build_tag = "//go:build ignore\n"
+    if not patch.startswith(build_tag):
+        raise EmbeddedMongoError(f"{PUSHDOWN_PATCH} must start with its build tag line")
+    (sqlite_backend / PUSHDOWN_PATCH).write_text(patch.removeprefix(build_tag))
+    query_end = "\tq += whereClause\n"
+    narrowed = "\twhereClause, args = pushDownPlainStrings(params.Filter, whereClause, args)\n" + query_end
+    _replace_exactly(sqlite_backend / "collection.go", query_end, narrowed, 1)
 
 
 def _replace_exactly(source: Path, old: str, new: str, count: int) -> None:
