@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -47,9 +47,13 @@ class Database:
     db: AsyncIOMotorDatabase
     catalog_client: AsyncIOMotorClient
     catalog: AsyncIOMotorCollection
+    # Built once per name: a motor collection object costs more to make than many a query it serves.
+    _collections: dict[str, AsyncIOMotorCollection] = field(default_factory=dict, repr=False, compare=False)
 
     def collection(self, name: str) -> AsyncIOMotorCollection:
-        return self.db[name]
+        if name not in self._collections:
+            self._collections[name] = self.db[name]
+        return self._collections[name]
 
     async def ping(self) -> float:
         """Round trip to the server in milliseconds; raises `PyMongoError` when it is unreachable."""
@@ -108,7 +112,7 @@ async def ensure_indexes_when_reachable(
             return
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return request.app.state.database
 
 

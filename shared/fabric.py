@@ -336,7 +336,7 @@ def _describe(error: httpx.TransportError) -> str:
     return text[:200]
 
 
-def get_fabric_api(request: Request) -> FabricApi:
+async def get_fabric_api(request: Request) -> FabricApi:
     return request.app.state.fabric_api
 
 

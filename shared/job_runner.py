@@ -349,7 +349,7 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"[:1000] if text else type(error).__name__
 
 
-def get_runner(request: Request) -> JobRunner:
+async def get_runner(request: Request) -> JobRunner:
     return request.app.state.runner
 
 

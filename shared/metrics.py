@@ -131,7 +131,7 @@ def route_template(scope: Scope) -> str:
     return _CONVERTOR.sub("}", path) if path else "unmatched"
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 

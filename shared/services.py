@@ -21,7 +21,9 @@ class Services:
     metrics: Metrics
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # `async` on purpose (like every `get_*` dependency): FastAPI runs a plain `def` dependency in a
+    # worker thread, a thread hop per request for a field read.
     return request.app.state.services
 
 
