@@ -69,7 +69,7 @@ func run(listen, dataDir, logLevel string) error {
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level %q: %w", logLevel, err)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(&lazyHandler{base: slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})})
 
 	socketDir, err := os.MkdirTemp("", "ferretdb-")
 	if err != nil {
@@ -254,4 +254,39 @@ func firstKey(document []byte) string {
 		}
 	}
 	return ""
+}
+
+// lazyHandler puts off slog's formatting of a derived logger's attributes until a record is written.
+// FerretDB derives a logger for every SQL statement with the statement and its arguments (the whole
+// document as JSON) as attributes, and the text handler quotes them at once: 6 % of the server's CPU
+// in a profile of job writes, for debug lines that the default level never writes.
+type lazyHandler struct {
+	base    slog.Handler
+	derives []func(slog.Handler) slog.Handler
+}
+
+func (h *lazyHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.base.Enabled(ctx, level)
+}
+
+func (h *lazyHandler) Handle(ctx context.Context, record slog.Record) error {
+	handler := h.base
+	for _, derive := range h.derives {
+		handler = derive(handler)
+	}
+	return handler.Handle(ctx, record)
+}
+
+func (h *lazyHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return h.derive(func(handler slog.Handler) slog.Handler { return handler.WithAttrs(attrs) })
+}
+
+func (h *lazyHandler) WithGroup(name string) slog.Handler {
+	return h.derive(func(handler slog.Handler) slog.Handler { return handler.WithGroup(name) })
+}
+
+func (h *lazyHandler) derive(step func(slog.Handler) slog.Handler) slog.Handler {
+	derives := make([]func(slog.Handler) slog.Handler, len(h.derives), len(h.derives)+1)
+	copy(derives, h.derives)
+	return &lazyHandler{base: h.base, derives: append(derives, step)}
 }
