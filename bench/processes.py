@@ -108,8 +108,10 @@ def service_argv(profile: bool = False) -> list[str]:
     return [sys.executable, "-m", "bench.profile_service"] if profile else [sys.executable, "main.py"]
 
 
-def baseline_argv(profile: bool = False) -> list[str]:
-    """The baseline app under uvicorn with the same loop and HTTP parser uvicorn picks for the service."""
+def baseline_argv(profile: bool = False, name: str = "baseline") -> list[str]:
+    """A baseline app (`baseline`: bench/baseline_app.py, `bg-service`: bench/baseline_service.py) under
+    uvicorn with the same loop and HTTP parser uvicorn picks for the service."""
     if profile:
-        return [sys.executable, "-m", "bench.profile_service", "baseline"]
-    return uvicorn_argv("bench.baseline_app:create_app")
+        return [sys.executable, "-m", "bench.profile_service", name]
+    factory = {"baseline": "bench.baseline_app:create_app", "bg-service": "bench.baseline_service:create_app"}
+    return uvicorn_argv(factory[name])

@@ -1,4 +1,4 @@
-"""The service (`main.serve()`), or the baseline app, with every MongoDB command timed (`jobs_bench --profile`).
+"""The service (`main.serve()`), or a baseline app, with every MongoDB command timed (`jobs_bench --profile`).
 
 A pymongo command listener, registered before the service builds its clients, groups the commands
 by shape (command, collection and the names of the filter's fields, e.g.
@@ -9,6 +9,7 @@ the event loop.
 
     BENCH_PROFILE_OUT=/tmp/commands.json python -m bench.profile_service            # the service
     BENCH_PROFILE_OUT=/tmp/commands.json PORT=8001 python -m bench.profile_service baseline
+    BENCH_PROFILE_OUT=/tmp/commands.json PORT=8002 python -m bench.profile_service bg-service
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ class CommandTimer(monitoring.CommandListener):
             }
 
 
+BASELINE_APPS = {"baseline": "bench.baseline_app:create_app", "bg-service": "bench.baseline_service:create_app"}
+
+
 def main() -> None:
     timer = CommandTimer()
     monitoring.register(timer)
@@ -107,11 +111,11 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, dump_and_exit)
     signal.signal(signal.SIGINT, dump_and_exit)
-    if sys.argv[1:] == ["baseline"]:
+    if sys.argv[1:2] and sys.argv[1] in BASELINE_APPS:
         import uvicorn
 
         port = int(os.environ.get("PORT", "8001"))
-        uvicorn.run("bench.baseline_app:create_app", factory=True, host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.run(BASELINE_APPS[sys.argv[1]], factory=True, host="127.0.0.1", port=port, log_level="warning")
     else:
         import main as service
 

@@ -9,6 +9,7 @@ connects lazily with short timeouts: a service whose database is down still star
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -49,6 +50,7 @@ class Database:
     catalog: AsyncIOMotorCollection
     # Built once per name: a motor collection object costs more to make than many a query it serves.
     _collections: dict[str, AsyncIOMotorCollection] = field(default_factory=dict, repr=False, compare=False)
+    _indexes_ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
 
     def collection(self, name: str) -> AsyncIOMotorCollection:
         if name not in self._collections:
@@ -74,6 +76,15 @@ class Database:
             # ("slice bounds out of range"), and one at a time costs nothing on MongoDB.
             for model in models:
                 await self.db[collection].create_indexes([model])
+        self._indexes_ready.set()
+
+    async def indexes_ready(self, within: float) -> bool:
+        """Whether `ensure_indexes` has run, waiting up to `within` seconds for it (start-up runs it
+        in the background, so the first requests can arrive before a unique index exists)."""
+        if not self._indexes_ready.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._indexes_ready.wait(), timeout=within)
+        return self._indexes_ready.is_set()
 
     def close(self) -> None:
         self.client.close()

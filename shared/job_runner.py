@@ -31,7 +31,7 @@ from fastapi import Depends, Request
 from pymongo.errors import PyMongoError
 
 from shared.db import Database
-from shared.jobs import JobStatus, queue_stats
+from shared.jobs import Job, JobStatus, queue_stats
 from shared.leases import JobCancelled, JobRun, LeaseLost, claim_job, find_candidates
 from shared.metrics import Metrics
 from shared.settings import Settings
@@ -79,9 +79,10 @@ class JobRunner:
         self.worker_id = worker_id or default_worker_id()
         self._running: dict[asyncio.Task[None], JobRun] = {}
         self._reserved = dict.fromkeys(self.kinds, 0)  # slots held by claims under way
-        # Ids likely claimable, oldest first: jobs submitted here while every slot was busy, and what
-        # the last look saw beyond the free slots. Claiming one is a single update by `_id`.
-        self._candidates: dict[str, OrderedDict[str, None]] = {kind: OrderedDict() for kind in self.kinds}
+        # Ids likely claimable, oldest first: jobs submitted here while every slot was busy (with the
+        # document as inserted), and what the last look saw beyond the free slots (None). Claiming
+        # one is a single update by `_id`.
+        self._candidates: dict[str, OrderedDict[str, Job | None]] = {kind: OrderedDict() for kind in self.kinds}
         self._last_look = dict.fromkeys(self.kinds, 0.0)
         self._claiming: set[asyncio.Task[None]] = set()
         self._woken_kinds: set[str] = set()
@@ -96,18 +97,20 @@ class JobRunner:
         self._poller = asyncio.create_task(self._poll_forever(), name=f"job-poller {self.worker_id}")
         log.info("job runner started", extra={"worker_id": self.worker_id, "kinds": sorted(self.kinds)})
 
-    def nudge(self, kind: str | None = None, job_id: str | None = None) -> None:
-        """A job was just submitted here. With a free slot, claim it at once: one update by `_id`, no
-        looking through the queue (a job is only claimable once its queue is empty of older work, or
-        the poller would already have filled the slot). Otherwise wake the poller for that kind."""
+    def nudge(self, kind: str | None = None, job_id: str | None = None, job: Job | None = None) -> None:
+        """A job was just submitted here (`job`: its document as inserted). With a free slot, claim it
+        at once: one update by `_id`, no looking through the queue (a job is only claimable once its
+        queue is empty of older work, or the poller would already have filled the slot). Otherwise
+        remember it, or wake the poller for that kind."""
         if kind in self.kinds and job_id is not None and not self._stopping and self._free_slots(kind) > 0:
             self._reserved[kind] += 1
-            task = asyncio.create_task(self._claim_directly(self.kinds[kind], job_id), name=f"claim {job_id}")
+            claiming = self._claim_directly(self.kinds[kind], job_id, job)
+            task = asyncio.create_task(claiming, name=f"claim {job_id}")
             self._claiming.add(task)
             task.add_done_callback(self._claiming.discard)
             return
         if kind in self.kinds and job_id is not None and len(self._candidates[kind]) < MAX_CANDIDATES:
-            self._candidates[kind][job_id] = None  # claimed by id when a slot frees, no look needed
+            self._candidates[kind][job_id] = job  # claimed by id when a slot frees, no look needed
             return
         if kind in self.kinds:
             self._woken_kinds.add(kind)
@@ -115,9 +118,9 @@ class JobRunner:
             self._woken_kinds.update(self.kinds)
         self._wake.set()
 
-    async def _claim_directly(self, kind: JobKind, job_id: str) -> None:
+    async def _claim_directly(self, kind: JobKind, job_id: str, job: Job | None) -> None:
         try:
-            run = await claim_job(self.database, kind.kind, job_id, self.worker_id, self.settings.lease_seconds)
+            run = await claim_job(self.database, kind.kind, job_id, self.worker_id, self.settings.lease_seconds, job)
         except PyMongoError as error:
             log.warning("cannot claim a new job; the poller will", extra={"job_id": job_id, "error": str(error)[:200]})
             run = None
@@ -214,8 +217,8 @@ class JobRunner:
         if time.monotonic() - self._last_look[kind] > LOOK_INTERVAL:
             known.clear()
         while known and len(runs) < wanted:
-            job_id, _ = known.popitem(last=False)
-            if (run := await claim_job(self.database, kind, job_id, self.worker_id, lease)) is not None:
+            job_id, fresh = known.popitem(last=False)
+            if (run := await claim_job(self.database, kind, job_id, self.worker_id, lease, fresh)) is not None:
                 runs.append(run)
         if len(runs) == wanted:
             return runs

@@ -35,6 +35,7 @@ from shared.problems import Conflict, Problem
 
 JOBS_COLLECTION = "jobs"
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+INDEX_WAIT_SECONDS = 5.0
 
 
 class JobStatus(StrEnum):
@@ -150,6 +151,9 @@ async def submit_job(
     The same key with another body is a 409; a key older than 24 hours is free again. `as_sent` is the
     body as the client sent it (defaults such as "now" left out), which is what a replay must match.
     """
+    if not await database.indexes_ready(within=INDEX_WAIT_SECONDS):
+        # Without the unique key index a replayed Idempotency-Key would store a second job.
+        raise Problem("the database is not ready yet (creating indexes); retry shortly", status=503, slug="not-ready")
     request_hash = request_fingerprint(payload if as_sent is None else as_sent)
     job_id = job_id or new_job_id()
     key = f"{kind}:key:{idempotency_key}" if idempotency_key else f"{kind}:id:{job_id}"

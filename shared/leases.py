@@ -118,6 +118,10 @@ class JobRun:
         self.cancel_requested = self.cancel_requested or bool(flagged)
         return True
 
+    def _run_ended(self, now: datetime, outcome: str) -> dict[str, Any]:
+        """The end of this run in the job's run history, set with the run's last write."""
+        return {f"runs.{self.run_index}.ended_at": now, f"runs.{self.run_index}.outcome": outcome}
+
     async def finish(
         self,
         status: JobStatus,
@@ -136,8 +140,7 @@ class JobRun:
             "lease_expires": None,
             "error": error,
             "progress.step": status.value,
-            f"runs.{self.run_index}.ended_at": now,
-            f"runs.{self.run_index}.outcome": outcome or status.value,
+            **self._run_ended(now, outcome or status.value),
         }
         if status == JobStatus.completed:
             fields["progress.percent"] = 100
@@ -160,8 +163,7 @@ class JobRun:
                     "lease_expires": None,
                     "error": error,
                     "progress.step": f"waiting to retry in {delay_seconds:.1f} s",
-                    f"runs.{self.run_index}.ended_at": now,
-                    f"runs.{self.run_index}.outcome": "retry",
+                    **self._run_ended(now, "retry"),
                 }
             }
         )
@@ -178,8 +180,7 @@ class JobRun:
                     "lease_token": None,
                     "lease_expires": None,
                     "progress.step": "handed back at shutdown",
-                    f"runs.{self.run_index}.ended_at": now,
-                    f"runs.{self.run_index}.outcome": "handed_back",
+                    **self._run_ended(now, "handed_back"),
                 },
                 "$inc": {"attempts": -1},
             }
@@ -239,56 +240,112 @@ async def find_candidates(database: Database, kind: str, limit: int) -> list[str
     return [document["_id"] for document in found[:limit]]
 
 
-async def claim_job(database: Database, kind: str, job_id: str, worker_id: str, lease_seconds: float) -> JobRun | None:
-    """Take this job if it is still claimable: one atomic update by `_id`."""
-    now = utc_now()
-    token = uuid.uuid4().hex
-    run_record = {"worker_id": worker_id, "lease_token": token, "started_at": now, "ended_at": None, "outcome": None}
-    before = await jobs(database).find_one_and_update(
-        {"_id": job_id, **claimable(kind, now)},
-        {
+@dataclass(frozen=True)
+class Claim:
+    """What taking a job writes: a new lease token, the lease, and the start of a run record."""
+
+    worker_id: str
+    lease_seconds: float
+    now: datetime = field(default_factory=utc_now)
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def lease_expires(self) -> datetime:
+        return self.now + timedelta(seconds=self.lease_seconds)
+
+    @property
+    def run_record(self) -> dict[str, Any]:
+        return {
+            "worker_id": self.worker_id,
+            "lease_token": self.token,
+            "started_at": self.now,
+            "ended_at": None,
+            "outcome": None,
+        }
+
+    @property
+    def update(self) -> dict[str, Any]:
+        return {
             "$set": {
                 "status": JobStatus.processing,
-                "lease_token": token,
-                "lease_expires": now + timedelta(seconds=lease_seconds),
-                "worker_id": worker_id,
-                "started_at": now,
-                "updated_at": now,
+                "lease_token": self.token,
+                "lease_expires": self.lease_expires,
+                "worker_id": self.worker_id,
+                "started_at": self.now,
+                "updated_at": self.now,
                 "progress.step": "started",
             },
             "$inc": {"attempts": 1},
-            "$push": {"runs": run_record},
-        },
-        return_document=ReturnDocument.BEFORE,
+            "$push": {"runs": self.run_record},
+        }
+
+    def run(self, database: Database, job: Job) -> JobRun:
+        return JobRun(
+            database, job, self.token, self.worker_id, len(job.runs) - 1, self.lease_seconds, started=self.now
+        )
+
+
+async def claim_job(
+    database: Database, kind: str, job_id: str, worker_id: str, lease_seconds: float, fresh: Job | None = None
+) -> JobRun | None:
+    """Take this job if it is still claimable: one atomic update by `_id`.
+
+    `fresh` is the job as this process inserted it, when it has it: then the update need not send the
+    document back (see `_claim_fresh`).
+    """
+    claim = Claim(worker_id, lease_seconds)
+    if fresh is not None and (run := await _claim_fresh(database, fresh, claim)) is not None:
+        return run
+    before = await jobs(database).find_one_and_update(
+        {"_id": job_id, **claimable(kind, claim.now)}, claim.update, return_document=ReturnDocument.BEFORE
     )
     if before is None:
         return None
-    run = _run_from_claim(database, before, token, worker_id, lease_seconds, now, run_record)
+    after = dict(before)
+    after.update(
+        status=JobStatus.processing,
+        lease_token=claim.token,
+        lease_expires=claim.lease_expires,
+        worker_id=worker_id,
+        started_at=claim.now,
+        attempts=before.get("attempts", 0) + 1,
+        runs=[*before.get("runs", []), claim.run_record],
+    )
+    run = claim.run(database, Job.model_validate_doc(after))
     await _record_claim(run, before)
     return run
 
 
-def _run_from_claim(
-    database: Database,
-    before: dict[str, Any],
-    token: str,
-    worker_id: str,
-    lease_seconds: float,
-    now: datetime,
-    run_record: dict[str, Any],
-) -> JobRun:
-    after = dict(before)
-    after.update(
-        status=JobStatus.processing,
-        lease_token=token,
-        lease_expires=now + timedelta(seconds=lease_seconds),
-        worker_id=worker_id,
-        started_at=now,
-        attempts=before.get("attempts", 0) + 1,
-        runs=[*before.get("runs", []), run_record],
+async def _claim_fresh(database: Database, fresh: Job, claim: Claim) -> JobRun | None:
+    """Claim a job never claimed before, whose document this process still holds as it inserted it.
+
+    A pending job with no `started_at` has not changed since its insert (a claim sets it, a cancel
+    makes the job `cancelled`), so a plain update suffices and the run is built from the copy in hand:
+    no document crosses the wire and none is decoded. None when the job has moved on meanwhile; the
+    caller then claims it the usual way, which also takes a job whose lease expired.
+    """
+    if fresh.status != JobStatus.pending or fresh.started_at is not None:
+        return None
+    untouched = {"_id": fresh.id, "status": JobStatus.pending, "started_at": None, "not_before": {"$lte": claim.now}}
+    outcome = await jobs(database).update_one(untouched, claim.update)
+    if outcome.matched_count == 0:
+        return None
+    job = fresh.model_copy(
+        update={
+            "status": JobStatus.processing,
+            "lease_token": claim.token,
+            "lease_expires": claim.lease_expires,
+            "worker_id": claim.worker_id,
+            "started_at": claim.now,
+            "updated_at": claim.now,
+            "attempts": fresh.attempts + 1,
+            "runs": [*fresh.runs, claim.run_record],
+            "progress": {**fresh.progress, "step": "started"},
+        }
     )
-    job = Job.model_validate_doc(after)
-    return JobRun(database, job, token, worker_id, len(job.runs) - 1, lease_seconds, started=now)
+    run = claim.run(database, job)
+    await _record_claim(run, {"status": JobStatus.pending})
+    return run
 
 
 async def _record_claim(run: JobRun, before: dict[str, Any]) -> None:

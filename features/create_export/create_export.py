@@ -101,7 +101,7 @@ async def create_export(
 ) -> ExportAccepted:
     submitted = await handle(order, idempotency_key, services)
     if submitted.created:
-        runner.nudge(KIND, submitted.job.id)
+        runner.nudge(KIND, submitted.job.id, submitted.job)
     else:
         response.status_code = 200
     response.headers["Location"] = f"/spark/{submitted.job.id}"

@@ -115,7 +115,7 @@ async def create_import_file(
 
 def _answer(submitted: Submitted, response: Response, runner: Any) -> ImportAccepted:
     if submitted.created:
-        runner.nudge(KIND, submitted.job.id)
+        runner.nudge(KIND, submitted.job.id, submitted.job)
     else:
         response.status_code = 200
     job = submitted.job

@@ -7,8 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from shared.jobs import JobStatus, jobs, load_job, submit_job, utc_now
+import shared.jobs as jobs_module
+from shared.db import connect
+from shared.jobs import INDEXES, JobStatus, jobs, load_job, request_cancel, submit_job, utc_now
 from shared.leases import PROGRESS_INTERVAL, JobCancelled, LeaseLost, claim, claim_job, claim_many
+from shared.problems import Problem
 
 
 async def expire_lease(database, job_id: str) -> None:
@@ -142,3 +145,53 @@ async def test_progress_is_written_at_most_every_interval(database) -> None:
     assert stored == {"percent": 10, "step": "first"}
     assert (await load_job(database, "export", submitted.job.id)).progress == {"percent": 30, "step": "written"}
     assert (await load_job(database, "export", submitted.job.id)).runs[0]["attempt"] == 1
+
+
+async def test_no_job_is_stored_before_the_unique_key_index_exists(settings, monkeypatch) -> None:
+    # Start-up creates the indexes in the background; a replayed Idempotency-Key must not slip through.
+    monkeypatch.setattr(jobs_module, "INDEX_WAIT_SECONDS", 0.2)
+    handle = connect(settings)
+    try:
+        with pytest.raises(Problem) as refused:
+            await submit_job(handle, "export", "repo", {"n": 1}, idempotency_key="key-1")
+        assert refused.value.status == 503
+        assert await jobs(handle).count_documents({}) == 0
+
+        waiting = asyncio.create_task(submit_job(handle, "export", "repo", {"n": 1}, idempotency_key="key-1"))
+        await handle.ensure_indexes(INDEXES)
+        first = await waiting
+        again = await submit_job(handle, "export", "repo", {"n": 1}, idempotency_key="key-1")
+        assert (first.created, again.created, again.job.id) == (True, False, first.job.id)
+    finally:
+        handle.close()
+
+
+async def test_a_job_submitted_here_is_claimed_from_the_copy_in_hand(database) -> None:
+    submitted = await submit_job(database, "export", "repo", {"n": 1})
+    run = await claim_job(database, "export", submitted.job.id, "worker-a", 30, fresh=submitted.job)
+
+    stored = await load_job(database, "export", submitted.job.id)
+    assert run is not None and run.run_index == 0 and run.attempt == 1
+    assert (stored.status, stored.lease_token, stored.attempts) == (JobStatus.processing, run.token, 1)
+    assert stored.runs[0]["lease_token"] == run.token and run.job.payload == stored.payload
+    assert await claim_job(database, "export", submitted.job.id, "worker-b", 30, fresh=submitted.job) is None
+
+
+async def test_a_stale_copy_falls_back_to_the_full_claim(database) -> None:
+    submitted = await submit_job(database, "export", "repo", {"n": 1})
+    first = await claim_job(database, "export", submitted.job.id, "worker-a", 30)
+    await expire_lease(database, submitted.job.id)
+
+    second = await claim_job(database, "export", submitted.job.id, "worker-b", 30, fresh=submitted.job)
+
+    assert second is not None and (second.run_index, second.attempt) == (1, 2) and second.token != first.token
+    stored = await load_job(database, "export", submitted.job.id)
+    assert [run["worker_id"] for run in stored.runs] == ["worker-a", "worker-b"]
+
+
+async def test_a_copy_of_a_job_cancelled_meanwhile_claims_nothing(database) -> None:
+    submitted = await submit_job(database, "export", "repo", {"n": 1})
+    await request_cancel(database, "export", submitted.job.id)
+
+    assert await claim_job(database, "export", submitted.job.id, "worker-a", 30, fresh=submitted.job) is None
+    assert (await load_job(database, "export", submitted.job.id)).status == JobStatus.cancelled
