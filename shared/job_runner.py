@@ -79,10 +79,11 @@ class JobRunner:
         self.worker_id = worker_id or default_worker_id()
         self._running: dict[asyncio.Task[None], JobRun] = {}
         self._reserved = dict.fromkeys(self.kinds, 0)  # slots held by claims under way
-        # Ids likely claimable, oldest first: jobs submitted here while every slot was busy (with the
-        # document as inserted), and what the last look saw beyond the free slots (None). Claiming
-        # one is a single update by `_id`.
-        self._candidates: dict[str, OrderedDict[str, Job | None]] = {kind: OrderedDict() for kind in self.kinds}
+        # Ids likely claimable, oldest first: jobs submitted here while every slot was busy, and what
+        # the last look saw beyond the free slots. Claiming one is a single update by `_id`.
+        self._candidates: dict[str, OrderedDict[str, None]] = {kind: OrderedDict() for kind in self.kinds}
+        # Jobs submitted here, as inserted, until claimed: the claim then needs no document back.
+        self._copies: OrderedDict[str, Job] = OrderedDict()
         self._last_look = dict.fromkeys(self.kinds, 0.0)
         self._claiming: set[asyncio.Task[None]] = set()
         self._woken_kinds: set[str] = set()
@@ -102,15 +103,18 @@ class JobRunner:
         at once: one update by `_id`, no looking through the queue (a job is only claimable once its
         queue is empty of older work, or the poller would already have filled the slot). Otherwise
         remember it, or wake the poller for that kind."""
+        if job is not None and kind in self.kinds:
+            self._copies[job.id] = job
+            if len(self._copies) > MAX_CANDIDATES:
+                self._copies.popitem(last=False)  # claimed elsewhere long ago, most likely
         if kind in self.kinds and job_id is not None and not self._stopping and self._free_slots(kind) > 0:
             self._reserved[kind] += 1
-            claiming = self._claim_directly(self.kinds[kind], job_id, job)
-            task = asyncio.create_task(claiming, name=f"claim {job_id}")
+            task = asyncio.create_task(self._claim_directly(self.kinds[kind], job_id), name=f"claim {job_id}")
             self._claiming.add(task)
             task.add_done_callback(self._claiming.discard)
             return
         if kind in self.kinds and job_id is not None and len(self._candidates[kind]) < MAX_CANDIDATES:
-            self._candidates[kind][job_id] = job  # claimed by id when a slot frees, no look needed
+            self._candidates[kind][job_id] = None  # claimed by id when a slot frees, no look needed
             return
         if kind in self.kinds:
             self._woken_kinds.add(kind)
@@ -118,9 +122,9 @@ class JobRunner:
             self._woken_kinds.update(self.kinds)
         self._wake.set()
 
-    async def _claim_directly(self, kind: JobKind, job_id: str, job: Job | None) -> None:
+    async def _claim_directly(self, kind: JobKind, job_id: str) -> None:
         try:
-            run = await claim_job(self.database, kind.kind, job_id, self.worker_id, self.settings.lease_seconds, job)
+            run = await self._claim(kind.kind, job_id)
         except PyMongoError as error:
             log.warning("cannot claim a new job; the poller will", extra={"job_id": job_id, "error": str(error)[:200]})
             run = None
@@ -211,14 +215,13 @@ class JobRunner:
     async def _claim_for(self, kind: str, wanted: int) -> list[JobRun]:
         """Claim from the known candidates; look in the database when they run out, and at least every
         `LOOK_INTERVAL` seconds, so retries and jobs of dead workers are never starved by a backlog."""
-        lease = self.settings.lease_seconds
         runs: list[JobRun] = []
         known = self._candidates[kind]
         if time.monotonic() - self._last_look[kind] > LOOK_INTERVAL:
             known.clear()
         while known and len(runs) < wanted:
-            job_id, fresh = known.popitem(last=False)
-            if (run := await claim_job(self.database, kind, job_id, self.worker_id, lease, fresh)) is not None:
+            job_id, _ = known.popitem(last=False)
+            if (run := await self._claim(kind, job_id)) is not None:
                 runs.append(run)
         if len(runs) == wanted:
             return runs
@@ -226,11 +229,15 @@ class JobRunner:
         found = await find_candidates(self.database, kind, wanted - len(runs) + LOOK_AHEAD)
         for job_id in found:
             if len(runs) < wanted:
-                if (run := await claim_job(self.database, kind, job_id, self.worker_id, lease)) is not None:
+                if (run := await self._claim(kind, job_id)) is not None:
                     runs.append(run)
             else:
                 known[job_id] = None
         return runs
+
+    async def _claim(self, kind: str, job_id: str) -> JobRun | None:
+        fresh = self._copies.pop(job_id, None)
+        return await claim_job(self.database, kind, job_id, self.worker_id, self.settings.lease_seconds, fresh)
 
     async def _start(self, kind: JobKind, run: JobRun) -> int:
         if run.attempt > self.settings.max_attempts:

@@ -262,3 +262,36 @@ async def test_a_kind_with_no_concurrency_is_never_claimed(database, make_settin
     await runner.shutdown()
 
     assert job.status == JobStatus.pending and job.attempts == 0
+
+
+async def test_jobs_submitted_here_are_claimed_from_their_copies(database, make_settings, monkeypatch) -> None:
+    # The copy spares the claim a round trip of the document, even after a fresh look found the id.
+    from shared import job_runner
+
+    copies_used = []
+    real_claim = job_runner.claim_job
+
+    async def recording_claim(*args, **kwargs):
+        copies_used.append(args[-1] is not None)
+        return await real_claim(*args, **kwargs)
+
+    release = asyncio.Event()
+
+    async def process(run: JobRun) -> None:
+        await release.wait()
+        await run.finish(JobStatus.completed)
+
+    monkeypatch.setattr(job_runner, "claim_job", recording_claim)
+    runner = runner_for(database, make_settings, process, concurrency=1)
+    submitted = [await submit_job(database, "test", "repo", {"n": n}) for n in range(4)]
+    for one in submitted:
+        runner.nudge("test", one.job.id, one.job)
+    runner.start()
+    await asyncio.sleep(0.3)
+    runner._last_look["test"] = 0.0  # as if LOOK_INTERVAL had passed: the known ids are dropped
+    release.set()
+    finished = [await wait_for(database, one.job.id, {"completed"}) for one in submitted]
+    await runner.shutdown()
+
+    assert [job.attempts for job in finished] == [1, 1, 1, 1]
+    assert copies_used.count(True) == 4, copies_used
