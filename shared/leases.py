@@ -294,8 +294,8 @@ async def claim_job(
     document back (see `_claim_fresh`).
     """
     claim = Claim(worker_id, lease_seconds)
-    if fresh is not None and (run := await _claim_fresh(database, fresh, claim)) is not None:
-        return run
+    if fresh is not None and fresh.status == JobStatus.pending and fresh.started_at is None:
+        return await _claim_fresh(database, fresh, claim)
     before = await jobs(database).find_one_and_update(
         {"_id": job_id, **claimable(kind, claim.now)}, claim.update, return_document=ReturnDocument.BEFORE
     )
@@ -321,11 +321,11 @@ async def _claim_fresh(database: Database, fresh: Job, claim: Claim) -> JobRun |
 
     A pending job with no `started_at` has not changed since its insert (a claim sets it, a cancel
     makes the job `cancelled`), so a plain update suffices and the run is built from the copy in hand:
-    no document crosses the wire and none is decoded. None when the job has moved on meanwhile; the
-    caller then claims it the usual way, which also takes a job whose lease expired.
+    no document crosses the wire and none is decoded. None when the job has moved on meanwhile: another
+    worker has it, or it was cancelled. (Should that worker die, its expired lease is found by the next
+    look, like any other; trying the full claim here would mostly cost a wasted command whenever two
+    processes reach for the same job.)
     """
-    if fresh.status != JobStatus.pending or fresh.started_at is not None:
-        return None
     untouched = {"_id": fresh.id, "status": JobStatus.pending, "started_at": None, "not_before": {"$lte": claim.now}}
     outcome = await jobs(database).update_one(untouched, claim.update)
     if outcome.matched_count == 0:

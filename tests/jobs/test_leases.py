@@ -177,12 +177,13 @@ async def test_a_job_submitted_here_is_claimed_from_the_copy_in_hand(database) -
     assert await claim_job(database, "export", submitted.job.id, "worker-b", 30, fresh=submitted.job) is None
 
 
-async def test_a_stale_copy_falls_back_to_the_full_claim(database) -> None:
+async def test_a_stale_copy_claims_nothing_and_the_expired_lease_is_found_by_a_look(database) -> None:
     submitted = await submit_job(database, "export", "repo", {"n": 1})
     first = await claim_job(database, "export", submitted.job.id, "worker-a", 30)
-    await expire_lease(database, submitted.job.id)
+    assert await claim_job(database, "export", submitted.job.id, "worker-b", 30, fresh=submitted.job) is None
 
-    second = await claim_job(database, "export", submitted.job.id, "worker-b", 30, fresh=submitted.job)
+    await expire_lease(database, submitted.job.id)
+    second = await claim(database, "export", "worker-b", 30)
 
     assert second is not None and (second.run_index, second.attempt) == (1, 2) and second.token != first.token
     stored = await load_job(database, "export", submitted.job.id)
