@@ -103,7 +103,7 @@ class JobRunner:
         at once: one update by `_id`, no looking through the queue (a job is only claimable once its
         queue is empty of older work, or the poller would already have filled the slot). Otherwise
         remember it, or wake the poller for that kind."""
-        if job is not None and kind in self.kinds:
+        if job is not None and kind in self.kinds and self.kinds[kind].concurrency > 0:
             self._copies[job.id] = job
             if len(self._copies) > MAX_CANDIDATES:
                 self._copies.popitem(last=False)  # claimed elsewhere long ago, most likely

@@ -279,6 +279,20 @@ class Claim:
             "$push": {"runs": self.run_record},
         }
 
+    def changes(self, attempts: int, runs: list[dict[str, Any]], progress: dict[str, Any]) -> dict[str, Any]:
+        """The claimed job's fields as `update` leaves them, from the ones it builds on."""
+        return {
+            "status": JobStatus.processing,
+            "lease_token": self.token,
+            "lease_expires": self.lease_expires,
+            "worker_id": self.worker_id,
+            "started_at": self.now,
+            "updated_at": self.now,
+            "attempts": attempts + 1,
+            "runs": [*runs, self.run_record],
+            "progress": {**progress, "step": "started"},
+        }
+
     def run(self, database: Database, job: Job) -> JobRun:
         return JobRun(
             database, job, self.token, self.worker_id, len(job.runs) - 1, self.lease_seconds, started=self.now
@@ -301,17 +315,8 @@ async def claim_job(
     )
     if before is None:
         return None
-    after = dict(before)
-    after.update(
-        status=JobStatus.processing,
-        lease_token=claim.token,
-        lease_expires=claim.lease_expires,
-        worker_id=worker_id,
-        started_at=claim.now,
-        attempts=before.get("attempts", 0) + 1,
-        runs=[*before.get("runs", []), claim.run_record],
-    )
-    run = claim.run(database, Job.model_validate_doc(after))
+    changed = claim.changes(before.get("attempts", 0), before.get("runs", []), before.get("progress", {}))
+    run = claim.run(database, Job.model_validate_doc({**before, **changed}))
     await _record_claim(run, before)
     return run
 
@@ -330,20 +335,7 @@ async def _claim_fresh(database: Database, fresh: Job, claim: Claim) -> JobRun |
     outcome = await jobs(database).update_one(untouched, claim.update)
     if outcome.matched_count == 0:
         return None
-    job = fresh.model_copy(
-        update={
-            "status": JobStatus.processing,
-            "lease_token": claim.token,
-            "lease_expires": claim.lease_expires,
-            "worker_id": claim.worker_id,
-            "started_at": claim.now,
-            "updated_at": claim.now,
-            "attempts": fresh.attempts + 1,
-            "runs": [*fresh.runs, claim.run_record],
-            "progress": {**fresh.progress, "step": "started"},
-        }
-    )
-    run = claim.run(database, job)
+    run = claim.run(database, fresh.model_copy(update=claim.changes(fresh.attempts, fresh.runs, fresh.progress)))
     await _record_claim(run, {"status": JobStatus.pending})
     return run
 
