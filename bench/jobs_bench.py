@@ -625,7 +625,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=4, help="warm-up jobs per scenario, not measured")
     parser.add_argument("--events", type=int, default=20, help="catalog events of the tiny asset")
     parser.add_argument("--processes", default="1,2", help="process counts to run, comma-separated")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds; each alternates which side goes first")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; each reverses the order of the sides")
     parser.add_argument("--loads", default="throughput,light", help="throughput, light or both")
     parser.add_argument("--service-log-level", default="INFO", help="LOG_LEVEL of the service (default INFO)")
     parser.add_argument(

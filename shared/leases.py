@@ -264,23 +264,8 @@ class Claim:
         }
 
     @property
-    def update(self) -> dict[str, Any]:
-        return {
-            "$set": {
-                "status": JobStatus.processing,
-                "lease_token": self.token,
-                "lease_expires": self.lease_expires,
-                "worker_id": self.worker_id,
-                "started_at": self.now,
-                "updated_at": self.now,
-                "progress.step": "started",
-            },
-            "$inc": {"attempts": 1},
-            "$push": {"runs": self.run_record},
-        }
-
-    def changes(self, attempts: int, runs: list[dict[str, Any]], progress: dict[str, Any]) -> dict[str, Any]:
-        """The claimed job's fields as `update` leaves them, from the ones it builds on."""
+    def _taken(self) -> dict[str, Any]:
+        """The fields a claim sets outright, in the database and on the copy in hand alike."""
         return {
             "status": JobStatus.processing,
             "lease_token": self.token,
@@ -288,6 +273,20 @@ class Claim:
             "worker_id": self.worker_id,
             "started_at": self.now,
             "updated_at": self.now,
+        }
+
+    @property
+    def update(self) -> dict[str, Any]:
+        return {
+            "$set": {**self._taken, "progress.step": "started"},
+            "$inc": {"attempts": 1},
+            "$push": {"runs": self.run_record},
+        }
+
+    def changes(self, attempts: int, runs: list[dict[str, Any]], progress: dict[str, Any]) -> dict[str, Any]:
+        """The claimed job's fields as `update` leaves them, from the ones it builds on."""
+        return {
+            **self._taken,
             "attempts": attempts + 1,
             "runs": [*runs, self.run_record],
             "progress": {**progress, "step": "started"},
