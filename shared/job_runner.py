@@ -37,8 +37,8 @@ from shared.metrics import Metrics
 from shared.settings import Settings
 
 POLL_SECONDS = 1.0
-LOOK_AHEAD = 32  # ids a look keeps beyond the free slots, claimed later by id
-LOOK_INTERVAL = 5.0  # seconds: the longest known candidates are trusted without a fresh look
+LOOK_AHEAD = 256  # ids a look keeps beyond the free slots, claimed later by id
+LOOK_INTERVAL = 5.0  # seconds: the longest the known candidates go without a fresh look ahead of them
 MAX_CANDIDATES = 1000
 MAX_BACKOFF_SECONDS = 60.0
 log = logging.getLogger("ai_spark.jobs")
@@ -215,24 +215,36 @@ class JobRunner:
     async def _claim_for(self, kind: str, wanted: int) -> list[JobRun]:
         """Claim from the known candidates; look in the database when they run out, and at least every
         `LOOK_INTERVAL` seconds, so retries and jobs of dead workers are never starved by a backlog."""
+        if time.monotonic() - self._last_look[kind] > LOOK_INTERVAL:
+            await self._look(kind, wanted)
+        runs = await self._claim_known(kind, wanted)
+        if len(runs) < wanted:
+            await self._look(kind, wanted - len(runs))
+            runs += await self._claim_known(kind, wanted - len(runs))
+        return runs
+
+    async def _look(self, kind: str, wanted: int) -> None:
+        """Put the oldest claimable jobs in front of the known candidates, which stay behind them.
+
+        On FerretDB a look decodes every pending job to sort them, whatever the limit, so one look takes
+        many ids: with a deep backlog, looking again for every few claims cost as much as the claims.
+        """
+        self._last_look[kind] = time.monotonic()
+        found = await find_candidates(self.database, kind, wanted + LOOK_AHEAD)
+        merged = OrderedDict.fromkeys(found)
+        for job_id in self._candidates[kind]:
+            if len(merged) >= MAX_CANDIDATES:
+                break
+            merged[job_id] = None
+        self._candidates[kind] = merged
+
+    async def _claim_known(self, kind: str, wanted: int) -> list[JobRun]:
         runs: list[JobRun] = []
         known = self._candidates[kind]
-        if time.monotonic() - self._last_look[kind] > LOOK_INTERVAL:
-            known.clear()
         while known and len(runs) < wanted:
             job_id, _ = known.popitem(last=False)
             if (run := await self._claim(kind, job_id)) is not None:
                 runs.append(run)
-        if len(runs) == wanted:
-            return runs
-        self._last_look[kind] = time.monotonic()
-        found = await find_candidates(self.database, kind, wanted - len(runs) + LOOK_AHEAD)
-        for job_id in found:
-            if len(runs) < wanted:
-                if (run := await self._claim(kind, job_id)) is not None:
-                    runs.append(run)
-            else:
-                known[job_id] = None
         return runs
 
     async def _claim(self, kind: str, job_id: str) -> JobRun | None:

@@ -235,7 +235,7 @@ async def find_candidates(database: Database, kind: str, limit: int) -> list[str
     found: list[dict[str, Any]] = []
     for condition in (pending_due(now), lease_expired(now)):
         cursor = jobs(database).find({"kind": kind, **condition}, projection={"not_before": 1}).sort(order)
-        found += await cursor.limit(limit).to_list(length=limit)
+        found += await cursor.limit(limit).batch_size(limit).to_list(length=limit)  # one reply, no getMore
     found.sort(key=lambda document: (document["not_before"], document["_id"]))
     return [document["_id"] for document in found[:limit]]
 

@@ -288,10 +288,51 @@ async def test_jobs_submitted_here_are_claimed_from_their_copies(database, make_
         runner.nudge("test", one.job.id, one.job)
     runner.start()
     await asyncio.sleep(0.3)
-    runner._last_look["test"] = 0.0  # as if LOOK_INTERVAL had passed: the known ids are dropped
+    runner._last_look["test"] = 0.0  # as if LOOK_INTERVAL had passed: a look finds the ids again
     release.set()
     finished = [await wait_for(database, one.job.id, {"completed"}) for one in submitted]
     await runner.shutdown()
 
     assert [job.attempts for job in finished] == [1, 1, 1, 1]
     assert copies_used.count(True) == 4, copies_used
+
+
+async def test_a_timed_look_keeps_the_known_candidates(database, make_settings, monkeypatch) -> None:
+    # A look sees only the oldest few jobs; dropping the rest of what the runner knew made a deep
+    # backlog look again for every few claims. Here the look sees nothing, and the known jobs still run.
+    from shared import job_runner
+
+    async def blind_look(*args, **kwargs) -> list[str]:
+        return []
+
+    async def process(run: JobRun) -> None:
+        await run.finish(JobStatus.completed)
+
+    monkeypatch.setattr(job_runner, "find_candidates", blind_look)
+    runner = runner_for(database, make_settings, process, concurrency=1)
+    submitted = [await submit_job(database, "test", "repo", {"n": n}) for n in range(3)]
+    for one in submitted:
+        runner._candidates["test"][one.job.id] = None  # known, as if nudged while every slot was busy
+    runner._last_look["test"] = 0.0  # a look is due first
+    runner.start()
+    finished = [await wait_for(database, one.job.id, {"completed"}) for one in submitted]
+    await runner.shutdown()
+
+    assert [job.status for job in finished] == [JobStatus.completed] * 3
+
+
+async def test_a_look_puts_the_oldest_jobs_ahead_of_the_known_ones(database, make_settings, monkeypatch) -> None:
+    from shared import job_runner
+
+    async def look(*args, **kwargs) -> list[str]:
+        return ["older-1", "known-2", "older-3"]
+
+    async def process(run: JobRun) -> None:
+        raise AssertionError("nothing runs here")
+
+    monkeypatch.setattr(job_runner, "find_candidates", look)
+    runner = runner_for(database, make_settings, process)
+    runner._candidates["test"].update(dict.fromkeys(["known-1", "known-2"]))
+    await runner._look("test", 1)
+
+    assert list(runner._candidates["test"]) == ["older-1", "known-2", "older-3", "known-1"]
