@@ -131,7 +131,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         indexes.cancel()
         await asyncio.gather(indexes, return_exceptions=True)
         await fabric_api.aclose()
-        database.close()
+        await database.close()
 
 
 def serve() -> None:

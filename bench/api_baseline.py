@@ -20,16 +20,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from motor.motor_asyncio import AsyncIOMotorClient
+from pymongo import AsyncMongoClient
 
 
 def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = AsyncIOMotorClient(os.environ["MONGODB_URL"], w="majority", tz_aware=True)
+        client = AsyncMongoClient(os.environ["MONGODB_URL"], w="majority", tz_aware=True)
         app.state.jobs = client[os.environ["MONGODB_DB_NAME"]]["jobs"]
         yield
-        client.close()
+        await client.close()
 
     app = FastAPI(lifespan=lifespan)
 

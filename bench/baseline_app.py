@@ -114,7 +114,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        database.close()
+        await database.close()
 
 
 async def process(state: BaselineState, job_id: str, order: BaselineOrder) -> None:

@@ -60,8 +60,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
-from pymongo import MongoClient, uri_parser
+from pymongo import AsyncMongoClient, MongoClient, uri_parser
+from pymongo.asynchronous.collection import AsyncCollection
 
 from bench.processes import BenchProcess, baseline_argv, cpu_seconds, service_argv
 from shared.db import CATALOG_COLLECTION
@@ -217,7 +217,7 @@ async def measure(bench: Bench, measurement: Measurement, processes: list[BenchP
     args = bench.args
     urls = [process.url for process in processes]
     limits = httpx.Limits(max_connections=args.clients * 2, max_keepalive_connections=args.clients * 2)
-    mongo: AsyncIOMotorClient = AsyncIOMotorClient(bench.mongodb_url, tz_aware=True)
+    mongo: AsyncMongoClient = AsyncMongoClient(bench.mongodb_url, tz_aware=True)
     try:
         collection = mongo[database]["jobs"]
         async with httpx.AsyncClient(timeout=60, limits=limits) as http:
@@ -238,7 +238,7 @@ async def measure(bench: Bench, measurement: Measurement, processes: list[BenchP
         measurement.cpu_seconds = {name: cpu_after[name] - cpu_before[name] for name in cpu_before if name in cpu_after}
         await record(collection, submissions, measurement)
     finally:
-        mongo.close()
+        await mongo.close()
 
 
 def cpu_snapshot(bench: Bench, processes: list[BenchProcess]) -> dict[str, float]:
@@ -304,7 +304,7 @@ async def submit_open_loop(http: httpx.AsyncClient, urls: list[str], jobs: int, 
     return list(await asyncio.gather(*posts))
 
 
-async def wait_finished(collection: AsyncIOMotorCollection, ids: list[str], within: float, what: str) -> bool:
+async def wait_finished(collection: AsyncCollection, ids: list[str], within: float, what: str) -> bool:
     """Wait until every job has a final status, checking the oldest unfinished one by `_id` at a time.
 
     Lookups by `_id` alone are the only queries FerretDB answers without scanning the collection, so
@@ -327,7 +327,7 @@ async def wait_finished(collection: AsyncIOMotorCollection, ids: list[str], with
     return True
 
 
-async def record(collection: AsyncIOMotorCollection, submissions: list[Submission], measurement: Measurement) -> None:
+async def record(collection: AsyncCollection, submissions: list[Submission], measurement: Measurement) -> None:
     projection = {"status": 1, "created_at": 1, "started_at": 1, "completed_at": 1}
     documents = {
         document["_id"]: document

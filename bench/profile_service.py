@@ -4,8 +4,8 @@ A pymongo command listener, registered before the service builds its clients, gr
 by shape (command, collection and the names of the filter's fields, e.g.
 `findAndModify jobs {_id,kind,$or}`) and, when the process exits, writes per shape: how many, the
 total and median round trip in milliseconds, to the JSON file named by `BENCH_PROFILE_OUT`. Times are
-measured in motor's worker threads, so they include the server's work and the wire, not the wait for
-the event loop.
+measured by the driver from a command's send to its reply: the server's work and the wire, and under
+load some wait for the event loop too.
 
     BENCH_PROFILE_OUT=/tmp/commands.json python -m bench.profile_service            # the service
     BENCH_PROFILE_OUT=/tmp/commands.json PORT=8001 python -m bench.profile_service baseline

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import httpx
 from bson import ObjectId
 from fastapi import Depends, Request
-from motor.motor_asyncio import AsyncIOMotorCollection
+from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.db import scoped_filter
 from shared.metrics import Metrics, push_outcome
@@ -83,7 +83,7 @@ def catalog_query(repo_guid: str, full_path: str | None = None, event_ids: Seque
 
 
 async def stream_catalog(
-    collection: AsyncIOMotorCollection,
+    collection: AsyncCollection,
     repo_guid: str,
     full_path: str | None = None,
     event_ids: Sequence[str] | None = None,
@@ -106,7 +106,7 @@ async def stream_catalog(
 
 
 async def read_catalog(
-    collection: AsyncIOMotorCollection,
+    collection: AsyncCollection,
     repo_guid: str,
     full_path: str | None = None,
     event_ids: Sequence[str] | None = None,

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from hypothesis import settings as hypothesis_settings
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.db import CATALOG_COLLECTION
 from shared.settings import Settings, load_settings
@@ -81,11 +81,11 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-async def catalog(settings: Settings) -> AsyncIterator[AsyncIOMotorCollection]:
+async def catalog(settings: Settings) -> AsyncIterator[AsyncCollection]:
     """This test's Fabric catalog collection, to seed with events."""
-    client: AsyncIOMotorClient = AsyncIOMotorClient(settings.mongodb_url, tz_aware=True)
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
     yield client[settings.fabric_catalog_db][CATALOG_COLLECTION]
-    client.close()
+    await client.close()
 
 
 @pytest.fixture

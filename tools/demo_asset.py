@@ -898,7 +898,7 @@ def asset_filter() -> dict[str, str]:
 
 
 async def load_demo_asset(collection: Any, seed: int = DEFAULT_SEED) -> int:
-    """Replace the demo asset in a motor / pymongo-async collection; returns the documents written."""
+    """Replace the demo asset in a PyMongo asyncio collection; returns the documents written."""
     plain, with_nan = _split_nan(generate_demo_documents(seed))
     await collection.delete_many(asset_filter())
     await collection.insert_many(plain, ordered=True)

@@ -13,4 +13,4 @@ async def database(settings):
     handle = connect(settings)
     await handle.ensure_indexes(INDEXES)
     yield handle
-    handle.close()
+    await handle.close()

@@ -163,7 +163,7 @@ async def test_no_job_is_stored_before_the_unique_key_index_exists(settings, mon
         again = await submit_job(handle, "export", "repo", {"n": 1}, idempotency_key="key-1")
         assert (first.created, again.created, again.job.id) == (True, False, first.job.id)
     finally:
-        handle.close()
+        await handle.close()
 
 
 async def test_a_job_submitted_here_is_claimed_from_the_copy_in_hand(database) -> None:

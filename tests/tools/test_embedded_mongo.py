@@ -7,13 +7,12 @@ import asyncio
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from motor.motor_asyncio import AsyncIOMotorClient
-from pymongo import ReturnDocument
+from pymongo import AsyncMongoClient, ReturnDocument
 
 
 async def test_concurrent_conditional_updates_of_one_document_have_one_winner(settings) -> None:
     # FerretDB v1 alone fails this (a query, then a separate write); tools/ferretdb serialises writes.
-    client = AsyncIOMotorClient(settings.mongodb_url, w="majority")
+    client = AsyncMongoClient(settings.mongodb_url, w="majority")
     collection = client[settings.mongodb_db_name]["race"]
     try:
         for trial in range(20):
@@ -38,18 +37,18 @@ async def test_concurrent_conditional_updates_of_one_document_have_one_winner(se
             finished = await asyncio.gather(*(fenced(n) for n in range(10)))
             assert sum(finished) == 1
     finally:
-        client.close()
+        await client.close()
 
 
 async def test_reads_are_not_held_up_behind_each_other(settings) -> None:
-    client = AsyncIOMotorClient(settings.mongodb_url)
+    client = AsyncMongoClient(settings.mongodb_url)
     collection = client[settings.mongodb_db_name]["reads"]
     try:
         await collection.insert_many([{"n": n} for n in range(200)])
         counts = await asyncio.gather(*(collection.count_documents({}) for _ in range(20)))
         assert counts == [200] * 20
     finally:
-        client.close()
+        await client.close()
 
 
 # Values an equality filter meets in real documents: plain strings (what the SQLite pushdown of
@@ -84,7 +83,7 @@ def mongo_equal(document: dict, field: str, wanted: str) -> bool:
 )
 async def test_string_equality_filters_match_what_mongodb_matches(settings, values, wanted) -> None:
     # FerretDB narrows these filters in SQLite first; whatever the fields hold, the answer must not change.
-    client = AsyncIOMotorClient(settings.mongodb_url)
+    client = AsyncMongoClient(settings.mongodb_url)
     collection = client[settings.mongodb_db_name]["equality"]
     try:
         await collection.delete_many({})
@@ -104,4 +103,4 @@ async def test_string_equality_filters_match_what_mongodb_matches(settings, valu
             assert found == expected, query
             assert await collection.count_documents(query) == len(expected)
     finally:
-        client.close()
+        await client.close()
