@@ -1,6 +1,8 @@
 """The in-process job runner: no broker, and no accepted job ever lost (SPEC §7).
 
-Every API process runs one. It wakes when a request submits a job (`nudge`) and polls about once a
+Every API process runs one. A request submits its job through the runner (`submit`): with a free
+slot here, the insert itself claims the job and its run starts at once; otherwise the job is stored
+`pending` and the runner is nudged. It also polls about once a
 second, with jitter so replicas do not hammer the database in step, for pending jobs and for jobs
 whose lease expired. Each job kind has its own concurrency limit. A run's lease is extended every
 `LEASE_SECONDS / 4`; a run that loses it is cancelled at once and writes nothing more. On shutdown
@@ -23,7 +25,7 @@ import socket
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -31,8 +33,8 @@ from fastapi import Depends, Request
 from pymongo.errors import PyMongoError
 
 from shared.db import Database
-from shared.jobs import Job, JobStatus, queue_stats
-from shared.leases import JobCancelled, JobRun, LeaseLost, claim_job, find_candidates
+from shared.jobs import Job, JobStatus, Submitted, queue_stats
+from shared.leases import Claim, JobCancelled, JobRun, LeaseLost, claim_job, find_candidates
 from shared.metrics import Metrics
 from shared.settings import Settings
 
@@ -97,6 +99,41 @@ class JobRunner:
     def start(self) -> None:
         self._poller = asyncio.create_task(self._poll_forever(), name=f"job-poller {self.worker_id}")
         log.info("job runner started", extra={"worker_id": self.worker_id, "kinds": sorted(self.kinds)})
+
+    async def submit(self, kind: str, store: Callable[[Mapping[str, Any] | None], Awaitable[Submitted]]) -> Submitted:
+        """Store a job submitted to this process and start it. `store` inserts it (`submit_job`), with
+        the fields of a claim to insert it with, or None to store it pending.
+
+        With a free slot the insert itself is the claim and the run starts at once: one write fewer than
+        storing the job pending and claiming it, and no wait. The slot is held while the job is stored.
+        A process that dies before running such a job leaves it like any job whose worker died: its
+        lease expires and any process takes it. A replayed `Idempotency-Key` stores and starts nothing.
+        """
+        claim = self._reserve_for_insert(kind)
+        try:
+            submitted = await store(claim.at_insert() if claim is not None else None)
+        finally:
+            if claim is not None:
+                self._reserved[kind] -= 1
+        if submitted.created:
+            await self._start_submitted(kind, submitted.job, claim)
+        return submitted
+
+    def _reserve_for_insert(self, kind: str) -> Claim | None:
+        if self._stopping or kind not in self.kinds or self._free_slots(kind) <= 0:
+            return None
+        self._reserved[kind] += 1
+        return Claim(self.worker_id, self.settings.lease_seconds)
+
+    async def _start_submitted(self, kind: str, job: Job, claim: Claim | None) -> None:
+        if claim is None or job.lease_token != claim.token:
+            self.nudge(kind, job.id, job)
+            return
+        run = claim.run(self.database, job)
+        if self._stopping:  # shutdown began while the job was being stored: the next start runs it
+            await self._fenced(run.hand_back())
+            return
+        self._launch(self.kinds[kind], run)  # no await since the slot was released: it cannot be taken
 
     def nudge(self, kind: str | None = None, job_id: str | None = None, job: Job | None = None) -> None:
         """A job was just submitted here (`job`: its document as inserted). With a free slot, claim it

@@ -18,7 +18,7 @@ import binascii
 import hashlib
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -50,6 +50,10 @@ class JobStatus(StrEnum):
 FINISHED = frozenset({JobStatus.completed, JobStatus.partially_completed, JobStatus.failed, JobStatus.cancelled})
 
 
+def queued_progress() -> dict[str, Any]:
+    return {"percent": 0, "step": "queued"}
+
+
 class Job(Model):
     """One export or import job. `payload` is the request as validated; `result` is the processor's."""
 
@@ -69,7 +73,7 @@ class Job(Model):
     lease_expires: datetime | None = None
     worker_id: str | None = None
     cancel_requested: bool = False
-    progress: dict[str, Any] = Field(default_factory=lambda: {"percent": 0, "step": "queued"})
+    progress: dict[str, Any] = Field(default_factory=queued_progress)
     error: str | None = None
     errors: list[dict[str, Any]] = Field(default_factory=list)
     runs: list[dict[str, Any]] = Field(default_factory=list)
@@ -145,11 +149,14 @@ async def submit_job(
     result: dict[str, Any] | None = None,
     as_sent: Any = None,
     job_id: str | None = None,
+    claimed: Mapping[str, Any] | None = None,
 ) -> Submitted:
     """Store a new pending job, or return the first job stored under the same `Idempotency-Key`.
 
     The same key with another body is a 409; a key older than 24 hours is free again. `as_sent` is the
     body as the client sent it (defaults such as "now" left out), which is what a replay must match.
+    `claimed` are the fields of a claim made by the insert itself (`shared.leases.Claim.at_insert`):
+    the job is then stored `processing` under that lease, created the moment it was claimed.
     """
     if not await database.indexes_ready(within=INDEX_WAIT_SECONDS):
         # Without the unique key index a replayed Idempotency-Key would store a second job.
@@ -157,19 +164,20 @@ async def submit_job(
     request_hash = request_fingerprint(payload if as_sent is None else as_sent)
     job_id = job_id or new_job_id()
     key = f"{kind}:key:{idempotency_key}" if idempotency_key else f"{kind}:id:{job_id}"
-    now = utc_now()
-    job = Job(
-        id=job_id,
-        kind=kind,
-        repo_guid=repo_guid,
-        created_at=now,
-        updated_at=now,
-        not_before=now,
-        idempotency_key=key,
-        request_hash=request_hash,
-        payload=payload,
-        result=result or {},
-    )
+    now = claimed["started_at"] if claimed else utc_now()
+    fields = {
+        "id": job_id,
+        "kind": kind,
+        "repo_guid": repo_guid,
+        "created_at": now,
+        "updated_at": now,
+        "not_before": now,
+        "idempotency_key": key,
+        "request_hash": request_hash,
+        "payload": payload,
+        "result": result or {},
+    }
+    job = Job(**{**fields, **(claimed or {})})
     for _ in range(3):
         try:
             await jobs(database).insert_one(job.model_dump_doc())

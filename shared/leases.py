@@ -19,7 +19,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from shared.db import Database
-from shared.jobs import Job, JobStatus, jobs, utc_now
+from shared.jobs import Job, JobStatus, jobs, queued_progress, utc_now
 
 log = logging.getLogger("ai_spark.jobs")
 PROGRESS_INTERVAL = 0.5  # seconds between two progress writes of one run
@@ -291,6 +291,15 @@ class Claim:
             "runs": [*runs, self.run_record],
             "progress": {**progress, "step": "started"},
         }
+
+    def at_insert(self) -> dict[str, Any]:
+        """The fields of a job stored already claimed (`submit_job(claimed=...)`): its first run, begun.
+
+        The attempt number is in the run record from the start; a later claim carries it on the run's
+        first write instead (`_record_claim`)."""
+        fields = self.changes(0, [], queued_progress())
+        fields["runs"] = [{**self.run_record, "attempt": 1}]
+        return fields
 
     def run(self, database: Database, job: Job) -> JobRun:
         return JobRun(

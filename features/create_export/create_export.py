@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -99,10 +99,8 @@ async def create_export(
     runner: RunnerDep,
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
 ) -> ExportAccepted:
-    submitted = await handle(order, idempotency_key, services)
-    if submitted.created:
-        runner.nudge(KIND, submitted.job.id, submitted.job)
-    else:
+    submitted = await runner.submit(KIND, lambda claimed: handle(order, idempotency_key, services, claimed))
+    if not submitted.created:
         response.status_code = 200
     response.headers["Location"] = f"/spark/{submitted.job.id}"
     return accepted(submitted.job)
@@ -120,8 +118,14 @@ def accepted(job: Job) -> ExportAccepted:
 # --- rules ---------------------------------------------------------------------------------------
 
 
-async def handle(order: CreateExportRequest, idempotency_key: str | None, services: Services) -> Submitted:
-    """Check what needs the settings, then store the job `pending` (or find the replayed one)."""
+async def handle(
+    order: CreateExportRequest,
+    idempotency_key: str | None,
+    services: Services,
+    claimed: Mapping[str, Any] | None = None,
+) -> Submitted:
+    """Check what needs the settings, then store the job (or find the replayed one): `pending`, or
+    already claimed when the runner gives the fields of its claim (`JobRunner.submit`)."""
     check_against_settings(order, services.settings)
     return await submit_job(
         services.database,
@@ -130,6 +134,7 @@ async def handle(order: CreateExportRequest, idempotency_key: str | None, servic
         payload=order.model_dump(mode="json"),
         idempotency_key=idempotency_key,
         as_sent=order.model_dump(mode="json", exclude_unset=True),
+        claimed=claimed,
     )
 
 

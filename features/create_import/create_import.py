@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import random
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -89,8 +90,8 @@ async def create_import(
     runner: RunnerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> ImportAccepted:
-    submitted = await handle(document, idempotency_key, services)
-    return _answer(submitted, response, runner)
+    submitted = await runner.submit(KIND, lambda claimed: handle(document, idempotency_key, services, claimed))
+    return _answer(submitted, response)
 
 
 @router.post(
@@ -109,14 +110,12 @@ async def create_import_file(
 ) -> ImportAccepted:
     # Decoding and validating up to MAX_REQUEST_BYTES of JSON is CPU work: off the event loop.
     document = await asyncio.to_thread(parse_upload, await file.read())
-    submitted = await handle(document, idempotency_key, services)
-    return _answer(submitted, response, runner)
+    submitted = await runner.submit(KIND, lambda claimed: handle(document, idempotency_key, services, claimed))
+    return _answer(submitted, response)
 
 
-def _answer(submitted: Submitted, response: Response, runner: Any) -> ImportAccepted:
-    if submitted.created:
-        runner.nudge(KIND, submitted.job.id, submitted.job)
-    else:
+def _answer(submitted: Submitted, response: Response) -> ImportAccepted:
+    if not submitted.created:
         response.status_code = 200
     job = submitted.job
     response.headers["Location"] = f"/spark/import/{job.id}"
@@ -153,8 +152,14 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-async def handle(document: CreateImportRequest, idempotency_key: str | None, services: Services) -> Submitted:
-    """Store the highlights in batches, then the job `pending` (or find the replayed job)."""
+async def handle(
+    document: CreateImportRequest,
+    idempotency_key: str | None,
+    services: Services,
+    claimed: Mapping[str, Any] | None = None,
+) -> Submitted:
+    """Store the highlights in batches, then the job (or find the replayed job): `pending`, or already
+    claimed when the runner gives the fields of its claim (`JobRunner.submit`)."""
     settings = services.settings
     import_id = new_job_id()
     events = [highlight.as_insight_event() for highlight in document.highlights]
@@ -169,6 +174,7 @@ async def handle(document: CreateImportRequest, idempotency_key: str | None, ser
         result=initial_result(len(events), [len(chunk) for chunk in chunks]),
         as_sent=document.model_dump(mode="json", exclude_unset=True),
         job_id=import_id,
+        claimed=claimed,
     )
     if not submitted.created:
         await _drop_batches(services, import_id, len(chunks))
