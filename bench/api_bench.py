@@ -85,7 +85,12 @@ async def hammer(
         async def client_loop() -> None:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                response = await request(http)
+                try:
+                    response = await request(http)
+                except httpx.TransportError:
+                    # A dropped connection is an error of the target, counted, not the end of the run.
+                    result.errors += 1
+                    continue
                 if response.status_code >= 400:
                     result.errors += 1
                 else:

@@ -31,14 +31,20 @@ def counting_claims(monkeypatch) -> list[str]:
     return claims
 
 
-async def test_a_free_slot_makes_the_insert_the_claim(database, make_settings, monkeypatch) -> None:
-    claims = counting_claims(monkeypatch)
-    release = asyncio.Event()
+def completing_once(release: asyncio.Event):
+    """A processor whose runs wait for `release`, then complete their job."""
 
     async def process(run: JobRun) -> None:
         await release.wait()
         await run.finish(JobStatus.completed)
 
+    return process
+
+
+async def test_a_free_slot_makes_the_insert_the_claim(database, make_settings, monkeypatch) -> None:
+    claims = counting_claims(monkeypatch)
+    release = asyncio.Event()
+    process = completing_once(release)
     runner = runner_for(database, make_settings, process)
     runner.start()
     submitted = await runner.submit("test", storing(database, {"n": 1}))
@@ -58,11 +64,7 @@ async def test_a_free_slot_makes_the_insert_the_claim(database, make_settings, m
 async def test_with_every_slot_busy_the_job_is_stored_pending(database, make_settings, monkeypatch) -> None:
     claims = counting_claims(monkeypatch)
     release = asyncio.Event()
-
-    async def process(run: JobRun) -> None:
-        await release.wait()
-        await run.finish(JobStatus.completed)
-
+    process = completing_once(release)
     runner = runner_for(database, make_settings, process, concurrency=1)
     runner.start()
     first = await runner.submit("test", storing(database, {"n": 1}))
