@@ -1,8 +1,9 @@
 """`POST /spark` — accept an export work order and build its spark package in the background.
 
-Answers 202 with `Location: /spark/{spark_id}` once the job is stored `pending` (200 with the same job
-for a replayed `Idempotency-Key`; 409 for that key with another body; 422 listing every problem of
-the work order with its JSON pointer).
+Answers 202 with `Location: /spark/{spark_id}` once the job is stored: `pending`, or `processing` when
+this process had a free slot and the insert claimed it (200 with the same job for a replayed
+`Idempotency-Key`; 409 for that key with another body; 422 listing every problem of the work order
+with its JSON pointer).
 
 The processor reads the asset's events from the Fabric catalog (always scoped to the repository),
 repairs or skips bad documents into manifest warnings, and writes every requested format for every
