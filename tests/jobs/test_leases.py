@@ -31,6 +31,7 @@ async def test_concurrent_claims_of_one_job_have_one_winner(database) -> None:
 
 async def test_oldest_job_is_claimed_first_and_kinds_stay_apart(database) -> None:
     first = await submit_job(database, "export", "repo", {"n": 1})
+    await asyncio.sleep(0.002)  # times are kept to the millisecond; a tie is broken by the random id
     await submit_job(database, "export", "repo", {"n": 2})
     imported = await submit_job(database, "import", "repo", {"n": 3})
 

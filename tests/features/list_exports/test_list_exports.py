@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from shared.jobs import submit_job
 
 
 async def seed(app, repo: str, count: int) -> list[str]:
+    """Jobs in submission order, each in its own millisecond: times are kept to the millisecond, and
+    jobs created within one are listed by id, which is random."""
     ids = []
     for number in range(count):
         submitted = await submit_job(app.state.database, "export", repo, payload={"n": number, "inputs": {}})
         ids.append(submitted.job.id)
+        await asyncio.sleep(0.002)
     return ids
 
 
