@@ -2,8 +2,8 @@
 
 Built in the lifespan, closed on shutdown, handed to routes as `DatabaseDep`. The driver is PyMongo's
 native asyncio client: Motor, which ran every command in a worker thread, reached its end of life in
-May 2026, and the thread hop cost about 0.1 ms of CPU per command (docs/decisions.md). Writes use majority
-write concern and reads the primary (SPEC §7), so a status read after a write sees it. The client
+May 2026, and the thread hop cost about 0.1 ms of CPU per command (docs/decisions.md). Writes use
+majority write concern and reads the primary (SPEC §7), so a status read after a write sees it. The client
 connects lazily with short timeouts: a service whose database is down still starts and answers
 `/health` with 503 instead of crash-looping.
 """

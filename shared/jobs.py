@@ -151,7 +151,7 @@ async def submit_job(
     job_id: str | None = None,
     claimed: Mapping[str, Any] | None = None,
 ) -> Submitted:
-    """Store a new pending job, or return the first job stored under the same `Idempotency-Key`.
+    """Store a new job, or return the first job stored under the same `Idempotency-Key`.
 
     The same key with another body is a 409; a key older than 24 hours is free again. `as_sent` is the
     body as the client sent it (defaults such as "now" left out), which is what a replay must match.
@@ -165,19 +165,20 @@ async def submit_job(
     job_id = job_id or new_job_id()
     key = f"{kind}:key:{idempotency_key}" if idempotency_key else f"{kind}:id:{job_id}"
     now = claimed["started_at"] if claimed else utc_now()
-    fields = {
-        "id": job_id,
-        "kind": kind,
-        "repo_guid": repo_guid,
-        "created_at": now,
-        "updated_at": now,
-        "not_before": now,
-        "idempotency_key": key,
-        "request_hash": request_hash,
-        "payload": payload,
-        "result": result or {},
-    }
-    job = Job(**{**fields, **(claimed or {})})
+    job = Job(
+        id=job_id,
+        kind=kind,
+        repo_guid=repo_guid,
+        created_at=now,
+        updated_at=now,
+        not_before=now,
+        idempotency_key=key,
+        request_hash=request_hash,
+        payload=payload,
+        result=result or {},
+    )
+    if claimed:
+        job = job.model_copy(update=claimed)
     for _ in range(3):
         try:
             await jobs(database).insert_one(job.model_dump_doc())
