@@ -4,7 +4,8 @@ Every API process runs one. A request submits its job through the runner (`submi
 slot here, the insert itself claims the job and its run starts at once; otherwise the job is stored
 `pending` and the runner is nudged. It also polls about once a
 second, with jitter so replicas do not hammer the database in step, for pending jobs and for jobs
-whose lease expired. Each job kind has its own concurrency limit. A run's lease is extended every
+whose lease expired. Each job kind has its own concurrency limit on the work: a run's slot frees as
+its last write is sent, so the next claim overlaps that round trip. A run's lease is extended every
 `LEASE_SECONDS / 4`; a run that loses it is cancelled at once and writes nothing more. On shutdown
 the runner stops claiming, lets runs finish for `SHUTDOWN_GRACE_SECONDS`, and hands the rest back
 as `pending` without counting the attempt.
@@ -231,7 +232,10 @@ class JobRunner:
             self._wake.clear()
 
     def _free_slots(self, kind: str) -> int:
-        return self.kinds[kind].concurrency - self.running_counts()[kind] - self._reserved[kind]
+        """Slots not taken by a run at work or a claim under way. A run sending its last write is done
+        working (`JobRun.work_done`): the next job's claim overlaps that write's round trip."""
+        working = sum(1 for run in self._running.values() if run.job.kind == kind and not run.work_done)
+        return self.kinds[kind].concurrency - working - self._reserved[kind]
 
     async def claim_available(self, kinds: set[str] | None = None) -> int:
         """Fill the free slots of each kind (all kinds by default), known candidates first."""
@@ -302,14 +306,19 @@ class JobRunner:
         await self._fenced(run.finish(JobStatus.failed, error=error, outcome="gave_up"))
 
     def _launch(self, kind: JobKind, run: JobRun) -> None:
+        run.on_work_done = lambda: self._slot_freed(kind.kind)
         task = asyncio.create_task(self._execute(kind, run), name=f"{kind.kind} {run.job_id}")
         self._running[task] = run
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         run = self._running.pop(task, None)
-        if not self._stopping and run is not None:
-            self._woken_kinds.add(run.job.kind)  # a slot of this kind is free: another job may be waiting
+        if run is not None and not run.work_done:  # else its slot was freed as its last write began
+            self._slot_freed(run.job.kind)
+
+    def _slot_freed(self, kind: str) -> None:
+        if not self._stopping:
+            self._woken_kinds.add(kind)  # another job of this kind may be waiting
             self._wake.set()
 
     # --- running ---------------------------------------------------------------------------------

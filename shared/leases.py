@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,6 +50,9 @@ class JobRun:
     handing_back: bool = False
     # Set by finish, retry_later and hand_back: the job has left this run's hands.
     released: bool = False
+    # Set as the last write is sent: the work is done, so the runner may start the next job meanwhile.
+    work_done: bool = False
+    on_work_done: Callable[[], None] | None = None
     # Fields that ride along with the next write (the attempt number of this run's record).
     carry: dict[str, Any] = field(default_factory=dict)
     # The claim wrote the first progress ("started"): the next write is due an interval later.
@@ -64,6 +68,14 @@ class JobRun:
 
     def _fence(self) -> dict[str, Any]:
         return {"_id": self.job.id, "lease_token": self.token}
+
+    def _last_write_begins(self) -> None:
+        """The run's work is over and only its last write is left: free its slot now, so claiming the
+        next job overlaps this write instead of waiting for its round trip."""
+        if not self.work_done:
+            self.work_done = True
+            if self.on_work_done is not None:
+                self.on_work_done()
 
     async def write(self, update: dict[str, Any]) -> None:
         """A fenced update; `LeaseLost` when this run no longer holds the job."""
@@ -148,12 +160,14 @@ class JobRun:
             fields["errors"] = errors
         for key, value in (result or {}).items():
             fields[f"result.{key}"] = value
+        self._last_write_begins()
         await self.write({"$set": fields})
         self.released = True
 
     async def retry_later(self, error: str, delay_seconds: float) -> None:
         """Back to `pending` after a transient failure; the attempt counts."""
         now = utc_now()
+        self._last_write_begins()
         await self.write(
             {
                 "$set": {

@@ -140,6 +140,47 @@ async def test_concurrency_is_bounded_per_kind(database, make_settings) -> None:
     assert peak == 2
 
 
+async def test_the_next_job_starts_while_the_last_write_of_the_previous_one_is_in_flight(
+    database, make_settings, monkeypatch
+) -> None:
+    first_write_may_land = asyncio.Event()
+    second_started = asyncio.Event()
+    working, peak_working = 0, 0
+    plain_write = JobRun.write
+
+    async def held_write(run: JobRun, update: dict) -> None:
+        if run.job.payload == {"n": 0}:
+            await first_write_may_land.wait()  # the final write of the first job is slow to land
+        await plain_write(run, update)
+
+    async def process(run: JobRun) -> None:
+        nonlocal working, peak_working
+        working += 1
+        peak_working = max(peak_working, working)
+        if run.job.payload == {"n": 1}:
+            second_started.set()
+        await asyncio.sleep(0.05)
+        working -= 1
+        await run.finish(JobStatus.completed)
+
+    monkeypatch.setattr(JobRun, "write", held_write)
+    runner = runner_for(database, make_settings, process, concurrency=1)
+    ids = []
+    for n in range(2):
+        ids.append((await submit_job(database, "test", "repo", {"n": n})).job.id)
+        await asyncio.sleep(0.002)  # distinct created_at: the first job is claimed first
+    runner.start()
+    await asyncio.wait_for(second_started.wait(), timeout=10)
+    first_still_processing = (await load_job(database, "test", ids[0])).status
+    first_write_may_land.set()
+    finished = [await wait_for(database, job_id, {"completed"}) for job_id in ids]
+    await runner.shutdown()
+
+    assert first_still_processing == JobStatus.processing
+    assert peak_working == 1  # the slot bounds the work; only the last write overlaps
+    assert [job.status for job in finished] == [JobStatus.completed, JobStatus.completed]
+
+
 async def test_a_run_that_loses_its_lease_is_stopped_and_writes_nothing(database, make_settings) -> None:
     stopped = asyncio.Event()
 
