@@ -89,9 +89,10 @@ class Job(Model):
 
 INDEXES: dict[str, list[IndexModel]] = {
     JOBS_COLLECTION: [
-        # Claims: pending jobs whose time has come, oldest first; processing jobs whose lease ran out.
+        # Claims: pending jobs whose time has come, oldest first. The look for expired leases uses its
+        # `{kind, status: processing}` prefix too: processing jobs are few (the live slots, and the
+        # jobs of workers that died), so an index of its own only made every job write dearer.
         IndexModel([("kind", ASCENDING), ("status", ASCENDING), ("not_before", ASCENDING)], name="claim_pending"),
-        IndexModel([("kind", ASCENDING), ("status", ASCENDING), ("lease_expires", ASCENDING)], name="claim_expired"),
         # Lists: one repository's jobs, newest first, with a stable tie-break on the id.
         IndexModel(
             [("kind", ASCENDING), ("repo_guid", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],

@@ -241,8 +241,9 @@ async def find_candidates(database: Database, kind: str, limit: int) -> list[str
 
     Claiming is always `claim_job`'s atomic update, which re-checks the conditions; looking is kept
     apart so its cost is shared by many claims. Pending and expired jobs are two reads, each on one
-    status, rather than one `$or`: each uses its own index on MongoDB, and FerretDB's SQLite backend
-    can only narrow a query by a top-level equality (`tools/ferretdb/sqlite_pushdown.go`).
+    status, rather than one `$or`: each is a `{kind, status}` range of the `claim_pending` index on
+    MongoDB, and FerretDB's SQLite backend can only narrow a query by a top-level equality
+    (`tools/ferretdb/sqlite_pushdown.go`).
     """
     now = utc_now()
     order = [("not_before", 1), ("_id", 1)]
