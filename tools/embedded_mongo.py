@@ -129,11 +129,12 @@ def _patch_string_pushdown(sqlite_backend: Path) -> None:
 
 
 def _patch_resource_tracking(resource_go: Path) -> None:
-    """Track object lifetimes only in FerretDB's debug builds, as its own comments intend.
+    """Track object lifetimes only in FerretDB's debug builds.
 
     `resource.Track` registers every iterator and transaction with a pprof profile, which records a
-    stack trace each time: 6 % of the server's CPU per job write, for a leak report nobody reads in a
-    release build. Both `Track` and `Untrack` return at once unless `debugbuild.Enabled`.
+    stack trace each time (6 % of the server's CPU per job write), and sets a finalizer that panics on
+    a leak: a check for FerretDB's own test runs. Both `Track` and `Untrack` now return at once unless
+    `debugbuild.Enabled`.
     """
     for function in ("Track", "Untrack"):
         head = f"func {function}(obj any, token *Token) {{\n\tcheckArgs(obj, token)\n"
