@@ -30,6 +30,7 @@ SOURCE = ROOT / "tools" / "ferretdb"
 BINARY = ROOT / ".build" / "ferretdb-embedded"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 PUSHDOWN_PATCH = "sqlite_pushdown.go"
+SERIALIZED_WRITES_PATCH = "serialized_writes.go"
 START_TIMEOUT_SECONDS = 30.0
 
 
@@ -61,9 +62,10 @@ def build(force: bool = False) -> Path:
 
 
 def _patched_workspace() -> Path:
-    """Our Go program, built against FerretDB with four patches: `_id` lookups indexed, plain string
-    equalities filtered by SQLite (`sqlite_pushdown.go`) rather than by decoding every document, and
-    no lifetime tracking outside debug builds.
+    """Our Go program, built against FerretDB with five patches: writes made atomic
+    (`serialized_writes.go`), `_id` lookups indexed, plain string equalities filtered by SQLite
+    (`sqlite_pushdown.go`) rather than by decoding every document, and no lifetime tracking outside
+    debug builds.
 
     FerretDB v1's SQLite backend only uses its `_id` column when the filter is exactly `{_id: x}`; any
     other filter scans and decodes every document of the collection. Fenced job writes filter on
@@ -95,6 +97,7 @@ def _patched_workspace() -> Path:
     _patch_id_column(source / "internal" / "backends" / "sqlite" / "metadata" / "metadata.go")
     _patch_string_pushdown(source / "internal" / "backends" / "sqlite")
     _patch_resource_tracking(source / "internal" / "util" / "resource" / "resource.go")
+    _patch_serialized_writes(source / "internal" / "clientconn")
     with (program / "go.mod").open("a") as go_mod:
         go_mod.write(f"\nreplace {FERRETDB_MODULE} => ../FerretDB\n")
     return program
@@ -118,14 +121,32 @@ def _patch_id_pushdown(collection_go: Path) -> None:
 
 def _patch_string_pushdown(sqlite_backend: Path) -> None:
     """Add `sqlite_pushdown.go` to the SQLite backend and narrow every query's SQL with it."""
-    patch = (SOURCE / PUSHDOWN_PATCH).read_text()
-    build_tag = "//go:build ignore\n"
-    if not patch.startswith(build_tag):
-        raise EmbeddedMongoError(f"{PUSHDOWN_PATCH} must start with its build tag line")
-    (sqlite_backend / PUSHDOWN_PATCH).write_text(patch.removeprefix(build_tag))
+    _add_patch_file(PUSHDOWN_PATCH, sqlite_backend)
     query_end = "\tq += whereClause\n"
     narrowed = "\twhereClause, args = pushDownPlainStrings(params.Filter, whereClause, args)\n" + query_end
     _replace_exactly(sqlite_backend / "collection.go", query_end, narrowed, 1)
+
+
+def _patch_serialized_writes(clientconn: Path) -> None:
+    """Run the commands that write one at a time, inside FerretDB (`serialized_writes.go`).
+
+    FerretDB v1's conditional updates are a query and a separate write, so two racing claims could
+    both win. A lock around each writing command's handler makes them atomic, as MongoDB's are. (It
+    used to be a wire-protocol proxy in front of FerretDB, which also held the lock while it relayed
+    the messages: 7 % more server CPU per job, and every command crossed two sockets instead of one.)
+    """
+    _add_patch_file(SERIALIZED_WRITES_PATCH, clientconn)
+    handler_call = "\t\treturn cmd.Handler(connCtx, msg)\n"
+    _replace_exactly(clientconn / "conn.go", handler_call, "\t\tdefer serializeWrite(command)()\n" + handler_call, 1)
+
+
+def _add_patch_file(name: str, package_dir: Path) -> None:
+    """Copy one of our Go files into a FerretDB package, without the build tag that keeps it out of ours."""
+    patch = (SOURCE / name).read_text()
+    build_tag = "//go:build ignore\n"
+    if not patch.startswith(build_tag):
+        raise EmbeddedMongoError(f"{name} must start with its build tag line")
+    (package_dir / name).write_text(patch.removeprefix(build_tag))
 
 
 def _patch_resource_tracking(resource_go: Path) -> None:
