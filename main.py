@@ -38,7 +38,7 @@ from shared.jobs import INDEXES
 from shared.limits import BodySizeLimitMiddleware
 from shared.logging import RequestContextMiddleware, configure_logging
 from shared.metrics import HttpMetricsMiddleware, Metrics
-from shared.problems import install_problem_handlers
+from shared.problems import document_problems, install_problem_handlers
 from shared.services import Services
 from shared.settings import Settings, SettingsError, get_settings
 
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     install_problem_handlers(app)
+    document_problems(app)
     # Added innermost first: request id and access log wrap everything, then metrics, then the key
     # check, then the body limit closest to the routes.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)

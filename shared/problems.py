@@ -184,9 +184,66 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _on_unexpected)
 
 
+PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/ProblemDetails"}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the problem statuses an endpoint can answer."""
+    """OpenAPI `responses=` entries for the problem statuses an endpoint can really answer.
+
+    Each carries the `ProblemDetails` schema under `application/problem+json` only (not a second,
+    `application/json` entry), so a generated client parses every problem into one typed model.
+    `document_problems` puts the schema into the components.
+    """
     return {
-        status: {"model": ProblemDetails, "content": {PROBLEM_JSON: {}}, "description": HTTPStatus(status).phrase}
+        status: {"description": HTTPStatus(status).phrase, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA_REF}}}
         for status in statuses
     }
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI schema say what the service really answers on errors.
+
+    FastAPI adds a 422 `HTTPValidationError` to every operation with a parameter, a shape this service
+    never sends (its validation errors are problem documents). Where an operation also reads a query,
+    header or body, a 422 can happen and it is kept, as a problem; where it reads only path ids (which
+    the routes match by pattern, so a bad id is a 404), there is no 422 at all and it goes.
+    """
+    build_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build_schema()
+        for operation in _operations(schema):
+            _replace_validation_error(operation)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas.update(_problem_component_schemas())
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _operations(schema: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    for path_item in schema.get("paths", {}).values():
+        yield from (operation for method, operation in path_item.items() if method != "parameters")
+
+
+def _replace_validation_error(operation: dict[str, Any]) -> None:
+    responses = operation.get("responses", {})
+    declared = responses.get("422")
+    if declared is None or "HTTPValidationError" not in str(declared):
+        return
+    can_fail = "requestBody" in operation or any(p.get("in") != "path" for p in operation.get("parameters", []))
+    if can_fail:
+        responses["422"] = problem_responses(422)[422]
+    else:
+        del responses["422"]
+
+
+def _problem_component_schemas() -> dict[str, Any]:
+    document = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    nested = document.pop("$defs", {})
+    return {**nested, "ProblemDetails": document}

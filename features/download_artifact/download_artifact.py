@@ -23,6 +23,7 @@ from shared.services import ServicesDep
 CONTENT_TYPES = {
     ".json": "application/json",
     ".csv": "text/csv; charset=utf-8",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".srt": "application/x-subrip; charset=utf-8",
     ".vtt": "text/vtt; charset=utf-8",
     ".edl": "text/plain; charset=us-ascii",
@@ -33,8 +34,13 @@ CONTENT_TYPES = {
     ".md": "text/markdown; charset=utf-8",
     ".zip": "application/zip",
 }
+# Every file is declared as bytes under its real content type, so a generated client hands it back as
+# a file instead of trying to parse it. `application/octet-stream` (the type of an unknown extension)
+# comes first: generators that read one content type per response take the first.
+BINARY = {"schema": {"type": "string", "format": "binary"}}
 ARTIFACT_MEDIA_TYPES: dict[str, dict] = {
-    media_type.split(";")[0]: {} for media_type in sorted({*CONTENT_TYPES.values(), "application/octet-stream"})
+    "application/octet-stream": BINARY,
+    **{media_type.split(";")[0]: BINARY for media_type in sorted(set(CONTENT_TYPES.values()))},
 }
 
 router = APIRouter(tags=["exports"])

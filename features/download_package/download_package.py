@@ -23,7 +23,13 @@ router = APIRouter(tags=["exports"])
 @router.get(
     "/spark/{spark_id:uuid}/package",
     response_class=FileResponse,
-    responses={200: {"description": "the zip", "content": {"application/zip": {}}}, **problem_responses(401, 404)},
+    responses={
+        200: {
+            "description": "the zip",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problem_responses(401, 404),
+    },
     summary="Download the spark package as a zip",
 )
 async def download_package(spark_id: uuid.UUID, database: DatabaseDep, services: ServicesDep):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from shared.db import DatabaseDep
 from shared.jobs import JobStatus, load_job_or_404
@@ -37,11 +37,73 @@ class ExportRun(BaseModel):
     outcome: str | None = None
 
 
+# The work order as `POST /spark` accepted it. Its model belongs to the create_export slice, which this
+# slice may not import; the schema points at the component that route puts in the OpenAPI document.
+WorkOrder = Annotated[dict[str, Any], WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/CreateExportRequest"}]})]
+# Fields added to the manifest later (media probing, subclip ranges) must reach clients unchanged.
+_OPEN = ConfigDict(extra="allow")
+
+
+class ManifestCounts(BaseModel):
+    model_config = _OPEN
+
+    transcript: int
+    events: int
+    comments: int
+    markers: int
+    selects: int
+    subclips: int
+
+
+class ManifestArtifact(BaseModel):
+    """One file of the package. `items` is what the file holds (markers, cues, rows); `segments` the
+    catalog segments they stand for, when a format merges several into one item (EDL markers)."""
+
+    model_config = _OPEN
+
+    artifact_type: str
+    format: str
+    path: str
+    size: int
+    sha256: str
+    items: int
+    segments: int | None = None
+    url: str
+
+
+class ExportManifest(BaseModel):
+    """`manifest.json` of the package (SPEC §5)."""
+
+    model_config = _OPEN
+
+    spark_id: str
+    spark_version: str
+    repo_guid: str
+    full_path: str
+    created_at: datetime
+    completed_at: datetime
+    frame_rate: str
+    drop_frame: bool
+    start_timecode: str
+    counts: ManifestCounts
+    artifacts: list[ManifestArtifact]
+    warnings: list[str]
+
+
+class ExportPackage(BaseModel):
+    """The zip of a completed package."""
+
+    path: str
+    url: str
+    size: int
+    sha256: str
+
+
 class ExportJobView(BaseModel):
     spark_id: str
     status: JobStatus
     repo_guid: str
-    work_order: dict[str, Any]
+    work_order: WorkOrder
     progress: ExportProgress
     attempts: int
     created_at: datetime
@@ -51,8 +113,8 @@ class ExportJobView(BaseModel):
     error: str | None
     errors: list[ExportError]
     cancel_requested: bool
-    manifest: dict[str, Any] | None
-    package: dict[str, Any] | None
+    manifest: ExportManifest | None
+    package: ExportPackage | None
     runs: list[ExportRun]
 
 

@@ -26,7 +26,10 @@ router = APIRouter(tags=["operations"])
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}, **problem_responses(401)},
+    responses={
+        200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
+        **problem_responses(401),
+    },
     summary="Prometheus metrics: HTTP traffic, job runs and queue, Fabric pushes",
 )
 async def metrics(database: DatabaseDep, registry: MetricsDep) -> Response:
