@@ -1,7 +1,7 @@
 """Reading a whole spark package back with independent readers, for the API and crash tests.
 
 Each artifact is opened by a library that did not write it (OpenTimelineIO, lxml with Apple's DTD,
-`srt`, `webvtt-py`, `csv`, `json`); sizes and sha256 are checked against the manifest, and the zip
+`srt`, `webvtt-py`, `csv`, `json`, `openpyxl`); sizes and sha256 are checked against the manifest, and the zip
 against the folder. Returns the number of items each reader found, so tests can compare them with
 the manifest's counts.
 """
@@ -15,11 +15,13 @@ import zipfile
 from fractions import Fraction
 from pathlib import Path
 
+import openpyxl
 import opentimelineio as otio
 import srt
 import webvtt
 from lxml import etree
 
+CSV_HEADER = ("id", "sdnaEventType", "eventValue", "start", "end", "confidenceScore", "source")
 FCPXML_DTD = Path(__file__).parent / "fixtures" / "fcpxml-dtd" / "FCPXMLv1_10.dtd"
 
 
@@ -33,11 +35,14 @@ def read_items(path: Path, fmt: str, rate: Fraction) -> int:
         document = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constants)
         return len(document["segments"])
     if fmt == "csv":
-        with path.open(encoding="utf-8", newline="") as handle:
+        assert path.read_bytes().startswith(b"\xef\xbb\xbfid,")
+        with path.open(encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.reader(handle))
-        assert rows[0] == ["id", "sdnaEventType", "eventValue", "start", "end", "confidenceScore", "source"]
+        assert rows[0] == list(CSV_HEADER)
         assert all(len(row) == 7 for row in rows)
         return len(rows) - 1
+    if fmt == "xlsx":
+        return len(read_xlsx_rows(path)) - 1
     if fmt == "srt":
         return len(list(srt.parse(path.read_text(encoding="utf-8"))))
     if fmt == "vtt":
@@ -67,6 +72,22 @@ def read_items(path: Path, fmt: str, rate: Fraction) -> int:
     raise AssertionError(f"no reader for {fmt}")
 
 
+def read_xlsx_rows(path: Path) -> list[tuple]:
+    """The sheet's rows as openpyxl reads them; the header, the CSV's width, and not one formula."""
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        (sheet,) = workbook.worksheets
+        rows = []
+        for row in sheet.iter_rows():
+            assert all(cell.data_type != "f" for cell in row), [cell.value for cell in row]
+            rows.append(tuple(cell.value for cell in row))
+    finally:
+        workbook.close()
+    assert rows[0] == CSV_HEADER
+    assert all(len(row) == len(CSV_HEADER) for row in rows)
+    return rows
+
+
 def _no_constants(name: str) -> None:
     raise AssertionError(f"JSON must not contain {name}")
 
@@ -82,6 +103,8 @@ def check_package(folder: Path, manifest: dict) -> dict[str, int]:
         assert len(data) == artifact["size"], artifact["path"]
         assert hashlib.sha256(data).hexdigest() == artifact["sha256"], artifact["path"]
         found[artifact["path"]] = read_items(path, artifact["format"], rate)
+        if artifact["format"] in ("edl", "csv", "xlsx"):  # what the file holds, as a reader counts it
+            assert found[artifact["path"]] == artifact["items"], artifact
     on_disk = sorted(
         path.relative_to(folder).as_posix()
         for path in folder.rglob("*")

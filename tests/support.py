@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 FINISHED = {"completed", "partially_completed", "failed", "cancelled"}
-ALL_FORMATS = ["json", "csv", "srt", "vtt", "edl", "fcpxml", "xmeml", "otio", "avid"]
+ALL_FORMATS = ["json", "csv", "xlsx", "srt", "vtt", "edl", "fcpxml", "xmeml", "otio", "avid"]
 
 
 async def wait_until_finished(client: httpx.AsyncClient, status_url: str, within: float = 60.0) -> dict[str, Any]:
@@ -26,7 +26,7 @@ async def wait_until_finished(client: httpx.AsyncClient, status_url: str, within
 
 
 def work_order(formats: list[str] | None = None, **overrides: Any) -> dict[str, Any]:
-    """A work order for the demo asset: every data type in `formats` (default: all nine)."""
+    """A work order for the demo asset: every data type in `formats` (default: all ten)."""
     chosen = formats or ALL_FORMATS
     order: dict[str, Any] = {
         "repo_guid": "demo-repo",

@@ -405,7 +405,7 @@ def write_step(
             target, plan.segments[step.artifact_type], plan.timeline(step.artifact_type)
         )
     for file in written:
-        build.record(step.artifact_type, step.fmt, file.path, file.items)
+        build.record(step.artifact_type, step.fmt, file.path, file.items, file.segments)
     return written
 
 

@@ -37,17 +37,21 @@ class Artifact:
     sha256: str
     items: int
     url: str
+    segments: int | None = None  # set when the file's items merge several segments (EDL markers)
 
     def as_manifest_entry(self) -> dict[str, Any]:
-        return {
+        entry: dict[str, Any] = {
             "artifact_type": self.artifact_type,
             "format": self.format,
             "path": self.path,
             "size": self.size,
             "sha256": self.sha256,
             "items": self.items,
-            "url": self.url,
         }
+        if self.segments is not None:
+            entry["segments"] = self.segments
+        entry["url"] = self.url
+        return entry
 
 
 @dataclass
@@ -74,7 +78,7 @@ class PackageBuild:
     def path_for(self, relative: str) -> Path:
         return self.folder / relative
 
-    def record(self, artifact_type: str, fmt: str, written: Path, items: int) -> Artifact:
+    def record(self, artifact_type: str, fmt: str, written: Path, items: int, segments: int | None = None) -> Artifact:
         relative = written.relative_to(self.folder).as_posix()
         artifact = Artifact(
             artifact_type=artifact_type,
@@ -84,6 +88,7 @@ class PackageBuild:
             sha256=file_sha256(written),
             items=items,
             url=f"/spark/{self.spark_id}/artifacts/{relative}",
+            segments=segments,
         )
         self.artifacts.append(artifact)
         return artifact

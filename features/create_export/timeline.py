@@ -49,11 +49,16 @@ class Timeline:
 
 @dataclass(frozen=True, slots=True)
 class WrittenFile:
-    """A file a writer produced, how many items it holds and how many it had to leave out."""
+    """A file a writer produced, how many items it holds and how many it had to leave out.
+
+    `segments` is set by a format that merges segments into one item (EDL markers on one frame): how
+    many segments its items stand for. Otherwise each item is one segment.
+    """
 
     path: Path
     items: int
     skipped: int = 0
+    segments: int | None = None
 
 
 class SegmentWriter(Protocol):

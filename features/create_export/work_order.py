@@ -16,7 +16,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from features.create_export.timecode import TimecodeError, parse_frame_rate, supports_drop_frame, timecode_to_frame
 
-Format = Literal["json", "csv", "srt", "vtt", "edl", "fcpxml", "xmeml", "otio", "avid"]
+Format = Literal["json", "csv", "xlsx", "srt", "vtt", "edl", "fcpxml", "xmeml", "otio", "avid"]
 SelectsFormat = Literal["edl", "fcpxml", "xmeml", "otio"]
 DataType = Literal["transcript", "events", "comments", "markers"]
 DATA_TYPES: tuple[DataType, ...] = ("transcript", "events", "comments", "markers")
@@ -44,7 +44,7 @@ def _field_error(loc: tuple[str | int, ...], kind: str, message: str, value: Any
 class DataTypeOutput(BaseModel):
     model_config = _STRICT
 
-    formats: list[Format] = Field(min_length=1, max_length=9, description="files to write for this data type")
+    formats: list[Format] = Field(min_length=1, max_length=10, description="files to write for this data type")
     isSingleSegment: bool = Field(False, description="merge every segment into one before writing")
 
     _unique = field_validator("formats")(_no_duplicates)
@@ -172,7 +172,7 @@ class CreateExportRequest(BaseModel):
                     "user_inputs": {"prompt": "Find the three strongest answers.", "llm_instructions": True},
                     "outputs": {
                         "transcript": {"formats": ["srt", "vtt", "json"]},
-                        "comments": {"formats": ["edl", "fcpxml", "xmeml", "otio", "avid", "csv"]},
+                        "comments": {"formats": ["edl", "fcpxml", "xmeml", "otio", "avid", "csv", "xlsx"]},
                         "selects": {"enabled": True, "formats": ["edl", "fcpxml"], "handle_seconds": 2},
                     },
                     "media": {"frame_rate": "24000/1001", "start_timecode": "01:00:00:00"},

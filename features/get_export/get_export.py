@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from shared.db import DatabaseDep
 from shared.jobs import JobStatus, load_job_or_404
@@ -67,7 +67,8 @@ class ManifestArtifact(BaseModel):
     size: int
     sha256: str
     items: int
-    segments: int | None = None
+    # Absent (not null) where items are segments, exactly as in manifest.json.
+    segments: int | None = Field(None, exclude_if=lambda value: value is None)
     url: str
 
 

@@ -17,9 +17,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 
 REPO=demo-repo
 ASSET=/demo/interview.mov
-FORMATS='["json","csv","srt","vtt","edl","fcpxml","xmeml","otio","avid"]'
+FORMATS='["json","csv","xlsx","srt","vtt","edl","fcpxml","xmeml","otio","avid"]'
 SELECT_FORMATS='["edl","fcpxml","xmeml","otio"]'
-EXTENSIONS='{"json":"json","csv":"csv","srt":"srt","vtt":"vtt","edl":"edl","fcpxml":"fcpxml","xmeml":"xml","otio":"otio","avid":"txt"}'
+EXTENSIONS='{"json":"json","csv":"csv","xlsx":"xlsx","srt":"srt","vtt":"vtt","edl":"edl","fcpxml":"fcpxml","xmeml":"xml","otio":"otio","avid":"txt"}'
 HIGHLIGHTS=1200
 BATCH_SIZE=500  # FABRIC_IMPORT_BATCH_SIZE set by _lib.sh
 EXPORT_TIMEOUT=${EXPORT_TIMEOUT:-180}
@@ -88,7 +88,7 @@ expect_jq "$W/manifest.json" --arg id "$SPARK" --arg repo "$REPO" --arg path "$A
 expect_jq "$W/manifest.json" --argjson all "$FORMATS" \
   '[.artifacts[] | [.artifact_type, .format]] as $have
    | all(("transcript", "events", "comments", "markers") as $t | $all[] as $f | [$t, $f]; . as $p | $have | index([$p]))' \
-  "an artifact for each of the 4 data types x 9 formats"
+  "an artifact for each of the 4 data types x 10 formats"
 expect_jq "$W/manifest.json" --argjson sel "$SELECT_FORMATS" \
   '[.artifacts[] | select(.artifact_type == "selects") | .format] | unique == ($sel | sort)' \
   "selects in edl, fcpxml, xmeml, otio"

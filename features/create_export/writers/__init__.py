@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from features.create_export.timeline import SegmentWriter, SelectsWriter
-from features.create_export.writers import avid, csv, edl, fcpxml, json, otio, srt, vtt, xmeml
+from features.create_export.writers import avid, csv, edl, fcpxml, json, otio, srt, vtt, xlsx, xmeml
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class SelectsFormat:
 SEGMENT_WRITERS: dict[str, SegmentFormat] = {
     "json": SegmentFormat("json", json.write_segments),
     "csv": SegmentFormat("csv", csv.write_segments),
+    "xlsx": SegmentFormat("xlsx", xlsx.write_segments),
     "srt": SegmentFormat("srt", srt.write_segments),
     "vtt": SegmentFormat("vtt", vtt.write_segments),
     "edl": SegmentFormat("edl", edl.write_segments),

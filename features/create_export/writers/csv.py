@@ -1,8 +1,9 @@
 """CSV export: RFC 4180 rows of `id,sdnaEventType,eventValue,start,end,confidenceScore,source`.
 
-UTF-8 without a BOM (a BOM helps Excel guess the encoding but breaks the first header name for most
-other readers, and LLMs and scripts are the main readers here); CRLF record ends and quoting by the
-`csv` module (FORMAT-FACTS §8). Segments are ordered by start.
+UTF-8 with a byte-order mark: Excel and LibreOffice's import dialog detect UTF-8 by it, and without it
+they show every non-ASCII character as mojibake (`€` → `â‚¬`). Readers that decode with `utf-8-sig`
+(Python's `csv`, pandas, most tools) read the first header name exactly. CRLF record ends and quoting
+by the `csv` module (RFC 4180, FORMAT-FACTS §8). Segments are ordered by start.
 
 Formula guard: a text cell that starts with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`, so a
 spreadsheet shows it instead of running it (OWASP "CSV injection"). Numbers are never guarded: they are
@@ -25,7 +26,7 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """Write one row per segment under the header and return the file written."""
     ordered = sorted(segments, key=lambda segment: (segment.start, segment.id))
-    with path.open("w", encoding="utf-8", newline="") as stream:
+    with path.open("w", encoding="utf-8-sig", newline="") as stream:
         writer = csv.writer(stream, lineterminator="\r\n")
         writer.writerow(HEADER)
         writer.writerows(_row(segment) for segment in ordered)

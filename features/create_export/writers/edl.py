@@ -20,8 +20,8 @@ length in frames, at least 1. Colour per data type: transcript Blue, events Gree
 markers Red (selects Cyan, anything else Pink).
 Choice: segments that start on the same frame become ONE marker (distinct names joined with ` / `,
 the longest duration). A Resolve timeline holds one marker per frame, and a second event on the same
-record frame is an overlap that strict readers (OpenTimelineIO) refuse. `WrittenFile.items` still
-counts segments.
+record frame is an overlap that strict readers (OpenTimelineIO) refuse. `WrittenFile.items` counts
+the markers written (the events a reader finds) and `segments` the segments they stand for.
 
 Cut list (`write_selects`): one cut per range on reel `AX` (file-based source), channel `V`, the
 asset's file name in a `* FROM CLIP NAME:` comment (left out when the timeline has no path) and the
@@ -60,9 +60,9 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
     """Write a Resolve marker EDL (more files past 999 markers) and return the files written."""
     colour = RESOLVE_COLOURS.get(timeline.data_type, OTHER_COLOUR)
     ordered = sorted(segments, key=lambda segment: (segment.start, segment.id))
-    with _EdlParts(path, timeline) as parts:
+    with _EdlParts(path, timeline, merges=True) as parts:
         for marker in _markers(ordered, timeline):
-            number = parts.next_event(marker.items)
+            number = parts.next_event(segments=marker.items)
             parts.write(_marker_event(number, marker, colour, timeline))
     return parts.files
 
@@ -78,7 +78,7 @@ def write_selects(path: Path, ranges: Sequence[SelectRange], timeline: Timeline)
             source_out = max(seconds_to_frame(select.end, timeline.rate), source_in + 1)
             frames = (source_in, source_out, record, record + source_out - source_in)
             label = _edl_text(select.label, COMMENT_LIMIT)
-            number = parts.next_event(items=1)
+            number = parts.next_event()
             parts.write(_select_event(number, frames, clip_name, label, timeline))
             record = frames[3]
     return parts.files
@@ -161,25 +161,29 @@ def _cut(text: str, limit: int) -> str:
 class _EdlParts:
     """The EDL file(s) of one export: a new complete EDL every 999 events, `<stem>_partN.edl`."""
 
-    def __init__(self, path: Path, timeline: Timeline) -> None:
+    def __init__(self, path: Path, timeline: Timeline, merges: bool = False) -> None:
         self._path = path
+        self._merges = merges  # events stand for several segments: count those too
         self._header = _header(timeline)
         self._stream: TextIO | None = None
         self._events = 0
-        self._items = 0
+        self._segments: int | None = None
         self.files: list[WrittenFile] = []
 
     def __enter__(self) -> _EdlParts:
         self._open_next()
         return self
 
-    def next_event(self, items: int) -> int:
-        """The number of the next event in its file, starting the next part when this one is full."""
+    def next_event(self, segments: int = 1) -> int:
+        """The number of the next event in its file, starting the next part when this one is full.
+
+        `segments`: how many segments the event stands for, when the format merges them (markers)."""
         if self._events == EVENTS_PER_FILE:
             self._close()
             self._open_next()
         self._events += 1
-        self._items += items
+        if self._segments is not None:
+            self._segments += segments
         return self._events
 
     def write(self, text: str) -> None:
@@ -195,7 +199,8 @@ class _EdlParts:
         path = self._path if number == 1 else self._path.with_name(f"{self._path.stem}_part{number}.edl")
         self._stream = path.open("w", encoding="ascii", newline="\n")
         self._stream.write(self._header)
-        self._events = self._items = 0
+        self._events = 0
+        self._segments = 0 if self._merges else None
         self.files.append(WrittenFile(path=path, items=0))
 
     def _close(self) -> None:
@@ -203,7 +208,7 @@ class _EdlParts:
             return
         self._stream.close()
         self._stream = None
-        self.files[-1] = WrittenFile(path=self.files[-1].path, items=self._items)
+        self.files[-1] = WrittenFile(path=self.files[-1].path, items=self._events, segments=self._segments)
 
 
 def _header(timeline: Timeline) -> str:

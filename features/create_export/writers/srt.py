@@ -14,6 +14,12 @@ Choices:
 - Text: CR/LF and Unicode line separators become line breaks, empty lines are dropped (a blank line
   would end the cue), `-->` becomes `->` (it would read as a timing line), tabs become spaces and other
   control characters are removed. A segment with no text left is skipped and counted in `skipped`.
+- Text is shown as written: SRT readers take `<...>` for HTML-like tags (ffmpeg drops a cue reading
+  `<HANDLE WITH CARE>`, renders `<b>x</b>` bold, and even reads `a < b and c > d` as a `<b>` tag),
+  `{\\...}` for an ASS override and `\\N`, `\\n`, `\\h` for ASS breaks and spaces. A zero-width space
+  (U+200B) goes after every `<`, between `{` and `\\`, and between `\\` and `N`/`n`/`h`: the characters a
+  viewer sees stay exactly the segment's, and no reader finds a tag or an escape. (A look-alike such as
+  `‹` would change what is shown and searched; escaping as in WebVTT has no SRT form.)
 - Cues are ordered by start and numbered 1..n over the cues actually written; the file ends with the
   blank line that closes the last cue. No BOM: most players accept one, not all.
 
@@ -35,6 +41,9 @@ _LINE_BREAK = re.compile("\r\n|[\r\n\u2028\u2029\x85]")
 _SPACE_LIKE = re.compile("[\t\v\f]")
 # C0 and C1 controls and DEL: invisible at best, and some players stop reading at them.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+ZERO_WIDTH_SPACE = "\u200b"
+# Where an SRT reader would start a tag, an ASS override block or an ASS escape.
+_MARKUP_START = re.compile(r"(<)|(\{)(?=\\)|(\\)(?=[Nnh])")
 
 
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
@@ -50,9 +59,14 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
             written += 1
             start_ms, end_ms = cue_milliseconds(segment, frame_ms)
             stream.write(f"{written}\n{clock(start_ms, ',')} --> {clock(end_ms, ',')}\n")
-            stream.write("\n".join(lines))
+            stream.write("\n".join(shown_as_written(line) for line in lines))
             stream.write("\n\n")
     return [WrittenFile(path=path, items=written, skipped=skipped)]
+
+
+def shown_as_written(line: str) -> str:
+    """The line with a zero-width space wherever a reader would see markup instead of text."""
+    return _MARKUP_START.sub(lambda match: match.group(0) + ZERO_WIDTH_SPACE, line)
 
 
 def cue_lines(text: str) -> list[str]:

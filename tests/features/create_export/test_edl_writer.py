@@ -147,11 +147,13 @@ def check_marker_edl(written: list[WrittenFile], path: Path, segments: list[Segm
     parts = -(-len(expected) // 999) or 1
     assert [file.path for file in written] == part_paths(path, parts)
     assert sorted(path.parent.iterdir()) == sorted(part_paths(path, parts))
-    assert sum(file.items for file in written) == len(segments)
+    assert sum(file.segments or 0 for file in written) == len(segments)
+    assert sum(file.items for file in written) == len(expected)
     found: list[tuple[int, int]] = []
     for file in written:
         events = read_strictly(file.path, line)
         assert len(events) == (999 if file is not written[-1] else len(expected) - 999 * (parts - 1))
+        assert file.items == len(events)
         for event in events:
             source_in, source_out, record_in, _ = event.frames
             assert event.reel == "001"
@@ -211,7 +213,7 @@ def test_segments_on_one_frame_make_one_marker(tmp_path: Path) -> None:
     ]
     line = timeline(rate=Fraction(25))
     (written,) = edl_writer.write_segments(path, segments, line)
-    assert written.items == 3
+    assert (written.items, written.segments) == (1, 3)
     (event,) = read_strictly(path, line)
     assert MARKER.fullmatch(event.comments[0]).groups() == ("Yellow", "first / second / third", "100")
 
@@ -262,7 +264,7 @@ def test_marker_lands_on_the_exact_frame_for_any_time(
 def test_empty_marker_edl_is_a_header(tmp_path: Path) -> None:
     path = tmp_path / "markers.edl"
     line = timeline()
-    assert edl_writer.write_segments(path, [], line) == [WrittenFile(path=path, items=0)]
+    assert edl_writer.write_segments(path, [], line) == [WrittenFile(path=path, items=0, segments=0)]
     assert read_strictly(path, line) == []
 
 
@@ -288,7 +290,7 @@ def check_selects(written: list[WrittenFile], path: Path, ranges: list[SelectRan
     index = 0
     for file in written:
         events = read_strictly(file.path, line)
-        assert file.items == len(events)
+        assert (file.items, file.segments) == (len(events), None)
         clips = read_with_otio(file.path, line)
         assert len(clips) == len(events)
         for event, clip in zip(events, clips, strict=True):

@@ -191,9 +191,10 @@ def test_csv_round_trips_every_value_with_a_formula_guard(tmp_path: Path, segmen
     path = tmp_path / "out.csv"
     only_file(csv_writer.write_segments(path, segments, timeline()), path, len(segments))
     raw = path.read_bytes()
-    assert raw.startswith(b"id,sdnaEventType,eventValue,start,end,confidenceScore,source\r\n")
+    assert raw.startswith(b"\xef\xbb\xbfid,sdnaEventType,eventValue,start,end,confidenceScore,source\r\n")
     assert raw.endswith(b"\r\n")
-    with path.open(encoding="utf-8", newline="") as stream:
+    assert raw.count(b"\xef\xbb\xbf") == 1 + sum(segment.value.count("\ufeff") for segment in segments)
+    with path.open(encoding="utf-8-sig", newline="") as stream:
         rows = list(csv.reader(stream, strict=True))
     assert rows[0] == CSV_HEADER
     assert len(rows) == len(segments) + 1
@@ -215,7 +216,7 @@ def test_csv_guards_formulas_and_keeps_other_text(tmp_path: Path) -> None:
     values = ["=1+1", "+1", "-1", "@SUM(1)", "\tx", "\rx", "a=1", "'quoted", " =spaced"]
     segments = [Segment(id=f"{i}", event_type="t", value=v, start=i, end=i) for i, v in enumerate(values)]
     csv_writer.write_segments(path, segments, timeline())
-    with path.open(encoding="utf-8", newline="") as stream:
+    with path.open(encoding="utf-8-sig", newline="") as stream:
         cells = [row[2] for row in list(csv.reader(stream))[1:]]
     assert cells == ["'=1+1", "'+1", "'-1", "'@SUM(1)", "'\tx", "'\rx", "a=1", "'quoted", " =spaced"]
 
@@ -224,7 +225,7 @@ def test_csv_numbers_never_use_exponents(tmp_path: Path) -> None:
     path = tmp_path / "out.csv"
     segment = Segment(id="n", event_type="t", value="v", start=0.00001, end=12345678.5, confidence=1e-7)
     csv_writer.write_segments(path, [segment], timeline())
-    with path.open(encoding="utf-8", newline="") as stream:
+    with path.open(encoding="utf-8-sig", newline="") as stream:
         row = list(csv.reader(stream))[1]
     assert row[3:6] == ["0.00001", "12345678.5", "0.0000001"]
 

@@ -1,0 +1,83 @@
+"""The xlsx writer, read back by openpyxl (an independent reader): strings stay strings, times are
+numbers in a time format, the header is frozen, and nothing is a formula.
+
+LibreOffice's reading of a whole demo export is in `test_other_readers.py`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.utils.escape import unescape
+
+from features.create_export.timeline import Segment, WrittenFile
+from features.create_export.writers import xlsx as xlsx_writer
+from tests.features.create_export.samples import hostile_segments, many_segments, timeline
+from tests.package_check import CSV_HEADER, read_xlsx_rows
+
+SETS = {"hostile": hostile_segments, "many": lambda: many_segments(5_000)}
+
+
+def cell_value(value: object) -> object:
+    """openpyxl leaves XML's `_xHHHH_` escapes of control characters in inline strings; Excel and
+    LibreOffice turn them back, so the comparison does too."""
+    return unescape(value) if isinstance(value, str) else value
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_xlsx_holds_every_value_as_written(tmp_path: Path, name: str) -> None:
+    segments = SETS[name]()
+    path = tmp_path / "out.xlsx"
+    assert xlsx_writer.write_segments(path, segments, timeline()) == [WrittenFile(path=path, items=len(segments))]
+    rows = read_xlsx_rows(path)
+    assert len(rows) == len(segments) + 1
+    ordered = sorted(segments, key=lambda segment: (segment.start, segment.id))
+    for row, segment in zip(rows[1:], ordered, strict=True):
+        identifier, event_type, value, start, end, confidence, source = map(cell_value, row)
+        assert (identifier, event_type, value or "") == (segment.id, segment.event_type, segment.value)
+        for cell, seconds in ((start, segment.start), (end, segment.end)):
+            assert isinstance(cell, datetime.timedelta), cell
+            assert cell.total_seconds() == pytest.approx(seconds, abs=1e-6)
+        assert confidence == segment.confidence
+        assert source == segment.source
+
+
+def test_xlsx_text_that_looks_like_formulas_numbers_or_links_stays_text(tmp_path: Path) -> None:
+    values = ["=1+1", '=HYPERLINK("http://x")', "+1", "-1", "@SUM(1)", "0042", "1e5", "http://example.com/a"]
+    segments = [Segment(id=f"{i}", event_type="t", value=v, start=i, end=i) for i, v in enumerate(values)]
+    path = tmp_path / "out.xlsx"
+    xlsx_writer.write_segments(path, segments, timeline())
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook.active
+    cells = [sheet.cell(row=row, column=3) for row in range(2, len(values) + 2)]
+    assert [cell.value for cell in cells] == values
+    assert all(cell.data_type == "s" for cell in cells)
+    assert not sheet._hyperlinks
+    with zipfile.ZipFile(path) as archive:
+        sheet_xml = archive.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    assert "<f>" not in sheet_xml and "<f " not in sheet_xml
+
+
+def test_xlsx_header_is_frozen_with_times_formatted_and_sensible_widths(tmp_path: Path) -> None:
+    path = tmp_path / "out.xlsx"
+    xlsx_writer.write_segments(path, hostile_segments(), timeline(data_type="markers"))
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook.active
+    assert sheet.title == "markers"
+    assert sheet.freeze_panes == "A2"
+    assert tuple(cell.value for cell in sheet[1]) == CSV_HEADER
+    assert all(cell.font.b for cell in sheet[1])
+    assert sheet.auto_filter.ref.startswith("A1:G")
+    assert {sheet.cell(row=2, column=column).number_format for column in (4, 5)} == {"[hh]:mm:ss.000"}
+    widths = {letter: sheet.column_dimensions[letter].width for letter in "ABCDEFG"}
+    assert widths["C"] > 60 and all(12 <= width <= 30 for letter, width in widths.items() if letter != "C")
+
+
+def test_xlsx_of_nothing_is_a_header(tmp_path: Path) -> None:
+    path = tmp_path / "out.xlsx"
+    assert xlsx_writer.write_segments(path, [], timeline()) == [WrittenFile(path=path, items=0)]
+    assert read_xlsx_rows(path) == [CSV_HEADER]
