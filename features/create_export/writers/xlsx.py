@@ -8,6 +8,9 @@ written, so 100,000 segments never sit in memory as cells).
   `strings_to_urls` and `strings_to_numbers` are off. A spreadsheet never evaluates a string cell, so
   no formula guard is needed (`=1+1` is shown as `=1+1`, as the catalog holds it). Characters XML
   cannot carry are escaped by XlsxWriter (`_x0007_`), which every reader turns back.
+- A line break inside a cell is LF, the one Excel (Alt+Enter) and Calc write: CRLF and lone CR
+  become LF (Calc drops the CR of a CRLF, Excel shows nothing for it, so they only made the cell
+  differ from what is shown).
 - `start` and `end` are times: numbers (the fraction of a day spreadsheets count time in) with the
   format `[hh]:mm:ss.000`, so they sort, subtract and sum; `confidenceScore` is a plain number; an
   empty cell means "not given".
@@ -20,6 +23,7 @@ written, so 100,000 segments never sit in memory as cells).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,6 +37,7 @@ TIME_FORMAT = "[hh]:mm:ss.000"
 SECONDS_PER_DAY = 86_400
 MAX_ROWS = 1_048_576
 MAX_CELL_CHARACTERS = 32_767
+_CR_LINE_BREAK = re.compile("\r\n?")
 WORKBOOK_OPTIONS = {
     "constant_memory": True,
     "strings_to_formulas": False,
@@ -79,6 +84,7 @@ def _write_row(sheet: xlsxwriter.worksheet.Worksheet, row: int, segment: Segment
 
 
 def cell_text(text: str) -> str:
-    """Text a cell can hold: valid UTF-8 (a lone surrogate becomes `?`), at most 32,767 characters."""
+    """Text a cell can hold: valid UTF-8 (a lone surrogate becomes `?`), line breaks as LF, at most
+    32,767 characters."""
     valid = text.encode("utf-8", "replace").decode("utf-8")
-    return valid[:MAX_CELL_CHARACTERS]
+    return _CR_LINE_BREAK.sub("\n", valid)[:MAX_CELL_CHARACTERS]

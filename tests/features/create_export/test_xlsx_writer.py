@@ -38,7 +38,8 @@ def test_xlsx_holds_every_value_as_written(tmp_path: Path, name: str) -> None:
     ordered = sorted(segments, key=lambda segment: (segment.start, segment.id))
     for row, segment in zip(rows[1:], ordered, strict=True):
         identifier, event_type, value, start, end, confidence, source = map(cell_value, row)
-        assert (identifier, event_type, value or "") == (segment.id, segment.event_type, segment.value)
+        expected_value = segment.value.replace("\r\n", "\n").replace("\r", "\n")
+        assert (identifier, event_type, value or "") == (segment.id, segment.event_type, expected_value)
         for cell, seconds in ((start, segment.start), (end, segment.end)):
             assert isinstance(cell, datetime.timedelta), cell
             assert cell.total_seconds() == pytest.approx(seconds, abs=1e-6)
