@@ -25,6 +25,7 @@ GROUNDING_NAME = "sdna_ai_spark_grounding.txt"
 FORMAT_WORDS = {
     "json": "JSON (read this first)",
     "csv": "CSV spreadsheet",
+    "xlsx": "Excel workbook (times as [hh]:mm:ss.000)",
     "srt": "SubRip captions",
     "vtt": "WebVTT captions",
     "edl": "CMX 3600 EDL (DaVinci Resolve markers, or a cut list for selects)",
@@ -60,7 +61,10 @@ def artifact_lines(artifacts: list[Artifact]) -> str:
     lines = []
     for artifact in artifacts:
         words = FORMAT_WORDS.get(artifact.format, artifact.format)
-        lines.append(f"- `{artifact.path}` — {artifact.artifact_type}, {words}, {artifact.items} items")
+        merged = (
+            f" standing for {artifact.segments} segments" if artifact.segments not in (None, artifact.items) else ""
+        )
+        lines.append(f"- `{artifact.path}` — {artifact.artifact_type}, {words}, {artifact.items} items{merged}")
     return "\n".join(lines) if lines else "- (no data files were requested)"
 
 
