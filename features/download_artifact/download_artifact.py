@@ -36,11 +36,16 @@ CONTENT_TYPES = {
 }
 # Every file is declared as bytes under its real content type, so a generated client hands it back as
 # a file instead of trying to parse it. `application/octet-stream` (the type of an unknown extension)
-# comes first: generators that read one content type per response take the first.
+# comes first: generators that read one content type per response take the first. JSON files are any
+# JSON document (a validator parses them, and bytes would not match).
 BINARY = {"schema": {"type": "string", "format": "binary"}}
+ANY_JSON = {"schema": {"description": "the file's own JSON document (segments, or an OpenTimelineIO timeline)"}}
 ARTIFACT_MEDIA_TYPES: dict[str, dict] = {
     "application/octet-stream": BINARY,
-    **{media_type.split(";")[0]: BINARY for media_type in sorted(set(CONTENT_TYPES.values()))},
+    **{
+        media_type.split(";")[0]: ANY_JSON if media_type == "application/json" else BINARY
+        for media_type in sorted(set(CONTENT_TYPES.values()))
+    },
 }
 
 router = APIRouter(tags=["exports"])
