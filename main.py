@@ -30,6 +30,9 @@ from features.health import health
 from features.list_exports import list_exports
 from features.list_imports import list_imports
 from features.metrics import metrics
+from features.retry_export import retry_export
+from features.retry_import import retry_import
+from features.retry_jobs import retry_jobs
 from shared.auth import ApiKeyMiddleware, document_api_keys
 from shared.db import connect, ensure_indexes_when_reachable
 from shared.fabric import FabricApi
@@ -60,6 +63,9 @@ FEATURE_ROUTERS = (
     cancel_export.router,
     download_artifact.router,
     download_package.router,
+    retry_export.router,
+    retry_import.router,
+    retry_jobs.router,
 )
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.db import DatabaseDep
 from shared.jobs import JobStatus, load_job_or_404
@@ -31,10 +31,19 @@ class ExportError(BaseModel):
 
 class ExportRun(BaseModel):
     attempt: int | None = None
+    retry: int = Field(0, description="0 for the job's first round of attempts, n after its n-th manual retry")
     worker_id: str
     started_at: datetime
     ended_at: datetime | None = None
     outcome: str | None = None
+    error: str | None = None
+    traceback: str | None = Field(None, description="the last lines of the traceback of a run that raised")
+
+
+class ExportRetry(BaseModel):
+    requested_at: datetime
+    from_status: JobStatus
+    error: str | None = None
 
 
 class ExportJobView(BaseModel):
@@ -54,6 +63,7 @@ class ExportJobView(BaseModel):
     manifest: dict[str, Any] | None
     package: dict[str, Any] | None
     runs: list[ExportRun]
+    retries: list[ExportRetry] = Field(default_factory=list, description="manual retries, oldest first")
 
 
 router = APIRouter(tags=["exports"])
@@ -87,5 +97,6 @@ async def handle(database: Any, spark_id: str) -> ExportJobView:
         cancel_requested=job.cancel_requested,
         manifest=job.result.get("manifest"),
         package=job.result.get("package"),
-        runs=[ExportRun(**{key: run.get(key) for key in ExportRun.model_fields}) for run in job.runs],
+        runs=[ExportRun(**{key: run[key] for key in ExportRun.model_fields if key in run}) for run in job.runs],
+        retries=[ExportRetry(**retry) for retry in job.retries],
     )
