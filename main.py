@@ -37,6 +37,7 @@ from features.retry_jobs import retry_jobs
 from shared.auth import ApiKeyMiddleware, document_api_keys
 from shared.db import connect, ensure_indexes_when_reachable
 from shared.fabric import FabricApi
+from shared.fabric_rate import FabricGate
 from shared.job_runner import JobKind, JobRunner
 from shared.jobs import INDEXES
 from shared.limits import BodySizeLimitMiddleware
@@ -132,7 +133,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     metrics = app.state.metrics
     database = connect(settings)
-    fabric_api = FabricApi(settings, metrics=metrics)
+    fabric_api = FabricApi(
+        settings, metrics=metrics, gate=FabricGate(database, settings.fabric_max_requests_per_second)
+    )
     services = Services(settings=settings, database=database, fabric_api=fabric_api, metrics=metrics)
     runner = JobRunner(database, settings, job_kinds(services), metrics=metrics)
     periodic = [*periodic_tasks(services), *(make(services) for make in app.state.extra_periodic_tasks)]
