@@ -27,8 +27,8 @@ REQUEUE_TRIES = 3
 
 @dataclass(frozen=True)
 class RequeueOutcome:
-    """`requeued` (the job is pending again), `not_retryable` (its status does not allow it), or
-    `missing` (no such job)."""
+    """`requeued` (the job is pending again), `not_retryable` (its status does not allow it),
+    `deleting` (retention is deleting it), or `missing` (no such job)."""
 
     effect: str
     job: Job | None = None
@@ -44,7 +44,9 @@ async def requeue(database: Database, kind: str, job_id: str) -> RequeueOutcome:
         if current is None:
             return RequeueOutcome("missing")
         job = Job.model_validate_doc(current)
-        if job.status not in RETRYABLE or current.get("deleting"):
+        if current.get("deleting"):
+            return RequeueOutcome("deleting", job)
+        if job.status not in RETRYABLE:
             return RequeueOutcome("not_retryable", job)
         now = utc_now()
         outcome = await collection.update_one(

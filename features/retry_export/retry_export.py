@@ -49,6 +49,8 @@ async def handle(services: Services, spark_id: str) -> ExportRetryAccepted:
     if outcome.effect == "missing" or outcome.job is None:
         raise NotFound(f"no export with id {spark_id}")
     job = outcome.job
+    if outcome.effect == "deleting":
+        raise Conflict(f"export {spark_id} is being deleted by retention", slug="job-being-deleted")
     if outcome.effect != "requeued":
         raise Conflict(
             f"export {spark_id} is {job.status.value}; only a failed or cancelled export can be retried",

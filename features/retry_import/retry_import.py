@@ -53,6 +53,8 @@ async def handle(services: Services, import_id: str) -> ImportRetryAccepted:
     if outcome.effect == "missing" or outcome.job is None:
         raise NotFound(f"no import with id {import_id}")
     job = outcome.job
+    if outcome.effect == "deleting":
+        raise Conflict(f"import {import_id} is being deleted by retention", slug="job-being-deleted")
     if outcome.effect != "requeued":
         raise Conflict(
             f"import {import_id} is {job.status.value}; "

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from shared.job_runner import RunnerDep
 from shared.problems import problem_responses
@@ -47,6 +47,14 @@ class RetryJobsRequest(BaseModel):
     dry_run: bool = True
     limit: int = Field(1000, ge=1, le=10_000)
 
+    @field_validator("repo_guid", "error_contains")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # MongoDB refuses a NUL in a regular expression: a 422 here, not a 500 from the server.
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
+
     @model_validator(mode="after")
     def _times_have_zones(self) -> RetryJobsRequest:
         for name in ("created_before", "created_after"):
@@ -69,7 +77,7 @@ router = APIRouter(tags=["operations"])
 @router.post(
     "/jobs/retry",
     response_model=RetryJobsResult,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 413, 422),
     summary="Retry every failed, cancelled or partially completed job matching a filter (dry run by default)",
 )
 async def retry_jobs(request: RetryJobsRequest, services: ServicesDep, runner: RunnerDep) -> RetryJobsResult:

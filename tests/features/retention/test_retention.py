@@ -200,7 +200,8 @@ async def test_files_that_cannot_be_removed_keep_the_job_until_the_next_period(a
 
     assert document["last_run"]["counts"].get("failures") == 1
     assert job is not None and job["deleting"] is True  # moved out of the served place, not yet gone
-    assert download.status_code == 404 and retry.status_code == 409
+    assert download.status_code == 404
+    assert retry.status_code == 409 and "being deleted" in retry.json()["detail"]
     document = await sweep_now(app)
     assert document["last_run"]["counts"]["jobs_deleted"] == 1
     assert await jobs(app.state.database).find_one({"_id": spark_id}) is None

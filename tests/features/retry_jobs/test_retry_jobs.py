@@ -87,6 +87,7 @@ async def test_bad_filters_are_422_naming_the_field(client) -> None:
         "kind": {"kind": "thumbnail"},
         "dryrun": {"dryrun": False},
         "created_before": {"created_before": "2026-01-01T00:00:00"},
+        "error_contains": {"error_contains": "nul \u0000 inside"},
     }
     for field, body in cases.items():
         response = await client.post("/jobs/retry", json=body)
