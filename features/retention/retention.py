@@ -28,6 +28,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from shared.jobs import JobStatus, is_job_id, jobs, utc_now
 from shared.periodic import PeriodicRun, PeriodicTask
@@ -92,7 +93,7 @@ async def sweep(services: Services, kind: str, status: JobStatus, cutoff: dateti
         last_id = found[-1]
 
 
-async def delete_job(services: Services, kind: str, job_id: str, expired: dict, counts: Counter[str]) -> None:
+async def delete_job(services: Services, kind: str, job_id: str, expired: dict[str, Any], counts: Counter[str]) -> None:
     collection = jobs(services.database)
     marked = await collection.find_one_and_update({"_id": job_id, **expired}, {"$set": {"deleting": True}})
     if marked is None:
