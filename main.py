@@ -30,14 +30,20 @@ from features.health import health
 from features.list_exports import list_exports
 from features.list_imports import list_imports
 from features.metrics import metrics
+from features.retention import retention
+from features.retry_export import retry_export
+from features.retry_import import retry_import
+from features.retry_jobs import retry_jobs
 from shared.auth import ApiKeyMiddleware, document_api_keys
 from shared.db import connect, ensure_indexes_when_reachable
 from shared.fabric import FabricApi
+from shared.fabric_rate import FabricGate
 from shared.job_runner import JobKind, JobRunner
 from shared.jobs import INDEXES
 from shared.limits import BodySizeLimitMiddleware
 from shared.logging import RequestContextMiddleware, configure_logging
 from shared.metrics import HttpMetricsMiddleware, Metrics
+from shared.periodic import PeriodicScheduler, PeriodicTask
 from shared.problems import document_problems, install_problem_handlers
 from shared.services import Services
 from shared.settings import Settings, SettingsError, get_settings
@@ -60,6 +66,9 @@ FEATURE_ROUTERS = (
     cancel_export.router,
     download_artifact.router,
     download_package.router,
+    retry_export.router,
+    retry_import.router,
+    retry_jobs.router,
 )
 
 
@@ -81,6 +90,11 @@ def job_kinds(services: Services) -> list[JobKind]:
     ]
 
 
+def periodic_tasks(services: Services) -> list[PeriodicTask]:
+    """The periodic work, each period run once across all replicas (`shared.periodic`)."""
+    return [task for task in (retention.task(services),) if task is not None]
+
+
 def check_settings(settings: Settings) -> Settings:
     """The settings checks that need a feature's knowledge (a frame rate it can time, say)."""
     create_export.check_settings(settings)
@@ -98,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    # Tests add periodic tasks of their own here (factories taking the `Services`); nothing else can.
+    app.state.extra_periodic_tasks = []
     install_problem_handlers(app)
     document_problems(app)
     # Added innermost first: request id and access log wrap everything, then metrics, then the key
@@ -118,16 +134,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     metrics = app.state.metrics
     database = connect(settings)
-    fabric_api = FabricApi(settings, metrics=metrics)
+    fabric_api = FabricApi(
+        settings, metrics=metrics, gate=FabricGate(database, settings.fabric_max_requests_per_second)
+    )
     services = Services(settings=settings, database=database, fabric_api=fabric_api, metrics=metrics)
     runner = JobRunner(database, settings, job_kinds(services), metrics=metrics)
-    app.state.services, app.state.runner = services, runner
+    periodic = [*periodic_tasks(services), *(make(services) for make in app.state.extra_periodic_tasks)]
+    scheduler = PeriodicScheduler(
+        database, periodic, runner.worker_id, settings.lease_seconds, settings.job_timeout_seconds
+    )
+    app.state.services, app.state.runner, app.state.scheduler = services, runner, scheduler
     app.state.database, app.state.fabric_api = database, fabric_api
     indexes = asyncio.create_task(ensure_indexes_when_reachable(database, INDEXES))
     runner.start()
+    scheduler.start()
     try:
         yield
     finally:
+        await scheduler.shutdown()
         await runner.shutdown()
         indexes.cancel()
         await asyncio.gather(indexes, return_exceptions=True)

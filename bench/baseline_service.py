@@ -41,7 +41,9 @@ class BackgroundRun(JobRun):
     def _fence(self) -> dict[str, Any]:
         return {"_id": self.job.id}
 
-    def _run_ended(self, now: datetime, outcome: str) -> dict[str, Any]:
+    def _run_ended(
+        self, now: datetime, outcome: str, error: str | None = None, traceback: str | None = None
+    ) -> dict[str, Any]:
         return {}
 
 

@@ -4,9 +4,11 @@ Catalog reads cannot be made without a `repo_guid`: a query without the reposito
 other repositories' events. Documents stream in start order; each bad one is repaired or skipped
 with a `CatalogWarning`, never crashing the reader.
 
-The insight push sends one batch per call with `apiKey` and `Idempotency-Key` headers and turns
-every failure into `FabricTransientError` (worth retrying: 408, 429, 5xx, timeouts, connection
-errors) or `FabricPermanentError` (any other 4xx). Retrying is the caller's policy.
+The insight push sends one batch per call with `apiKey` and `Idempotency-Key` headers, each call
+waiting its turn at the cluster-wide gate (`shared.fabric_rate`: `FABRIC_MAX_REQUESTS_PER_SECOND`,
+and a pause for every replica after a 429 with `Retry-After`), and turns every failure into
+`FabricTransientError` (worth retrying: 408, 429, 5xx, timeouts, connection errors) or
+`FabricPermanentError` (any other 4xx). Retrying is the caller's policy.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from fastapi import Depends, Request
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.db import scoped_filter
+from shared.fabric_rate import FabricGate
 from shared.metrics import Metrics, push_outcome
 from shared.settings import Settings
 
@@ -273,10 +276,15 @@ class FabricApi:
     """The insight API; one pooled httpx client per process."""
 
     def __init__(
-        self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None, metrics: Metrics | None = None
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        metrics: Metrics | None = None,
+        gate: FabricGate | None = None,
     ) -> None:
         self.base_url = settings.fabric_api_url
         self._metrics = metrics
+        self._gate = gate
         self._api_key = settings.fabric_api_key.get_secret_value() if settings.fabric_api_key else None
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.fabric_api_timeout),
@@ -296,6 +304,8 @@ class FabricApi:
         headers = {"Idempotency-Key": idempotency_key, "Content-Type": "application/json"}
         if self._api_key is not None:
             headers["apiKey"] = self._api_key
+        if self._gate is not None:
+            await self._gate.wait_turn()
         started = time.perf_counter()
         try:
             response = await self._client.post(self.base_url + INSIGHTS_PATH, json=body, headers=headers)
@@ -307,6 +317,8 @@ class FabricApi:
             raise FabricTransientError(f"cannot reach Fabric at {self.base_url}: {_describe(error)}") from None
         self._count(response.status_code)
         outcome = classify_response(response)
+        if self._gate is not None and isinstance(outcome, FabricTransientError) and outcome.retry_after is not None:
+            await self._gate.pause(outcome.retry_after)  # every replica waits, not just this one
         if isinstance(outcome, FabricError):
             raise outcome
         return PushAccepted(outcome.status, (time.perf_counter() - started) * 1000)

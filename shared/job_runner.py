@@ -24,6 +24,7 @@ import os
 import random
 import socket
 import time
+import traceback
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -44,6 +45,8 @@ LOOK_AHEAD = 256  # ids a look keeps beyond the free slots, claimed later by id
 LOOK_INTERVAL = 5.0  # seconds: the longest the known candidates go without a fresh look ahead of them
 MAX_CANDIDATES = 1000
 MAX_BACKOFF_SECONDS = 60.0
+TRACEBACK_LINES = 20  # the last lines of a failed run's traceback kept in its run record
+TRACEBACK_CHARS = 4000
 log = logging.getLogger("ai_spark.jobs")
 
 
@@ -359,18 +362,18 @@ class JobRunner:
         return await self._ensure_finished(run)
 
     async def _failed(self, kind: JobKind, run: JobRun, error: Exception) -> str:
-        message = describe_error(error)
+        message, tail = describe_error(error), traceback_tail(error)
         if kind.is_transient(error) and run.attempt < self.settings.max_attempts:
             delay = backoff_seconds(run.attempt)
             log.warning("job will retry", extra={"job_id": run.job_id, "attempt": run.attempt, "error": message})
-            await self._fenced(run.retry_later(message, delay))
+            await self._fenced(run.retry_later(message, delay, traceback=tail))
             return "retry"
         log.error(
             "job failed",
             extra={"job_id": run.job_id, "attempt": run.attempt, "error": message},
             exc_info=not kind.is_transient(error),
         )
-        await self._fenced(run.finish(JobStatus.failed, error=message, outcome="failed"))
+        await self._fenced(run.finish(JobStatus.failed, error=message, outcome="failed", traceback=tail))
         return "failed"
 
     async def _ensure_finished(self, run: JobRun) -> str:
@@ -415,6 +418,12 @@ class JobRunner:
 def describe_error(error: BaseException) -> str:
     text = str(error).strip()
     return f"{type(error).__name__}: {text}"[:1000] if text else type(error).__name__
+
+
+def traceback_tail(error: BaseException) -> str:
+    """The last lines of the error's traceback, for the run's record: where it failed, kept small."""
+    lines = "".join(traceback.format_exception(error)).splitlines()
+    return "\n".join(lines[-TRACEBACK_LINES:])[-TRACEBACK_CHARS:]
 
 
 async def get_runner(request: Request) -> JobRunner:

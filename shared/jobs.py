@@ -77,6 +77,8 @@ class Job(Model):
     error: str | None = None
     errors: list[dict[str, Any]] = Field(default_factory=list)
     runs: list[dict[str, Any]] = Field(default_factory=list)
+    # Manual retries (`requeue`), oldest first: when, from which status, with which error.
+    retries: list[dict[str, Any]] = Field(default_factory=list)
     idempotency_key: str
     request_hash: str
     payload: dict[str, Any] = Field(default_factory=dict)

@@ -130,9 +130,18 @@ class JobRun:
         self.cancel_requested = self.cancel_requested or bool(flagged)
         return True
 
-    def _run_ended(self, now: datetime, outcome: str) -> dict[str, Any]:
-        """The end of this run in the job's run history, set with the run's last write."""
-        return {f"runs.{self.run_index}.ended_at": now, f"runs.{self.run_index}.outcome": outcome}
+    def _run_ended(
+        self, now: datetime, outcome: str, error: str | None = None, traceback: str | None = None
+    ) -> dict[str, Any]:
+        """The end of this run in the job's run history, set with the run's last write: its outcome,
+        its error and the last lines of its traceback (None when it did not fail on an exception)."""
+        record = f"runs.{self.run_index}"
+        return {
+            f"{record}.ended_at": now,
+            f"{record}.outcome": outcome,
+            f"{record}.error": error,
+            f"{record}.traceback": traceback,
+        }
 
     async def finish(
         self,
@@ -142,6 +151,7 @@ class JobRun:
         errors: list[dict[str, Any]] | None = None,
         result: dict[str, Any] | None = None,
         outcome: str | None = None,
+        traceback: str | None = None,
     ) -> None:
         """The final status of the job, with the end of this run recorded, in one fenced write."""
         now = utc_now()
@@ -152,7 +162,7 @@ class JobRun:
             "lease_expires": None,
             "error": error,
             "progress.step": status.value,
-            **self._run_ended(now, outcome or status.value),
+            **self._run_ended(now, outcome or status.value, error, traceback),
         }
         if status == JobStatus.completed:
             fields["progress.percent"] = 100
@@ -164,7 +174,7 @@ class JobRun:
         await self.write({"$set": fields})
         self.released = True
 
-    async def retry_later(self, error: str, delay_seconds: float) -> None:
+    async def retry_later(self, error: str, delay_seconds: float, traceback: str | None = None) -> None:
         """Back to `pending` after a transient failure; the attempt counts."""
         now = utc_now()
         self._last_write_begins()
@@ -177,7 +187,7 @@ class JobRun:
                     "lease_expires": None,
                     "error": error,
                     "progress.step": f"waiting to retry in {delay_seconds:.1f} s",
-                    **self._run_ended(now, "retry"),
+                    **self._run_ended(now, "retry", error, traceback),
                 }
             }
         )
@@ -367,6 +377,8 @@ async def _record_claim(run: JobRun, before: dict[str, Any]) -> None:
     """Note the attempt number (with the run's first write); close the previous run now if its
     worker vanished without a word, so the record never shows two runs at once."""
     run.carry[f"runs.{run.run_index}.attempt"] = run.attempt
+    if retries := len(before.get("retries") or ()):
+        run.carry[f"runs.{run.run_index}.retry"] = retries  # the attempt count restarts at each manual retry
     previous = run.run_index - 1
     if before.get("status") == JobStatus.processing and previous >= 0:
         log.warning(

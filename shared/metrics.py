@@ -73,6 +73,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.periodic_runs = Gauge(
+            "ai_spark_periodic_task_runs",
+            "Runs of each periodic task by outcome, across all replicas (from the database)",
+            ["task", "outcome"],
+            registry=self.registry,
+        )
+        self.periodic_counts = Gauge(
+            "ai_spark_periodic_task_counts",
+            "What periodic tasks did, summed over their runs across all replicas (retention: jobs_deleted, ...)",
+            ["task", "count"],
+            registry=self.registry,
+        )
+
     def job_ended(self, kind: str, outcome: str, seconds: float) -> None:
         self.job_runs.labels(kind, outcome).inc()
         self.job_duration.labels(kind, outcome).observe(seconds)
@@ -87,6 +100,16 @@ class Metrics:
         for kind, depth in stats["queued"].items():
             self.queue_depth.labels(kind).set(depth)
         self.oldest_pending.set(stats["oldest_pending_age_seconds"] or 0)
+
+    def set_periodic(self, documents: list[dict[str, Any]]) -> None:
+        """The periodic tasks' documents (`shared.periodic.periodic_stats`) as gauges."""
+        self.periodic_runs.clear()
+        self.periodic_counts.clear()
+        for document in documents:
+            for outcome, runs in (document.get("outcomes") or {}).items():
+                self.periodic_runs.labels(document["_id"], outcome).set(runs)
+            for name, value in (document.get("counts") or {}).items():
+                self.periodic_counts.labels(document["_id"], name).set(value)
 
 
 def push_outcome(status: int | None, error: str | None = None) -> str:

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(20.0, ge=0, le=3600)
     max_request_bytes: int = Field(10 * MiB, ge=1024, le=1024 * MiB)
 
+    # Scheduling (issue 15B): Fabric's push rate across all replicas, and the retention sweep.
+    fabric_max_requests_per_second: float = Field(0.0, ge=0, le=1000)  # 0: no limit
+    retention_days: int = Field(30, ge=0, le=36_500)  # 0: retention off, every job kept
+    failed_retention_days: int = Field(90, ge=0, le=36_500)  # 0: failed jobs kept forever
+    retention_interval_seconds: float = Field(3600.0, ge=1, le=7 * 24 * 3600)
+    retention_batch_size: int = Field(100, ge=1, le=10_000)
+
     @field_validator("media_roots", "api_keys", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

@@ -20,7 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 class ServiceProcess:
     """One API process with its own port; its log goes to a file the test can show on failure."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, name: str = "api") -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, name: str = "api", command: list[str] | None = None
+    ) -> None:
+        self.command = command or [sys.executable, "main.py"]
         self.port = free_port()
         self.env = {**env, "PORT": str(self.port), "HOST": "127.0.0.1"}
         self.log_path = log_path
@@ -39,9 +42,7 @@ class ServiceProcess:
     def start_without_waiting(self) -> ServiceProcess:
         log = self.log_path.open("ab")
         base_env = {key: value for key, value in os.environ.items() if not key.startswith(("MONGODB", "FABRIC"))}
-        self.process = subprocess.Popen(
-            [sys.executable, "main.py"], cwd=ROOT, env={**base_env, **self.env}, stdout=log, stderr=log
-        )
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env={**base_env, **self.env}, stdout=log, stderr=log)
         log.close()
         return self
 

@@ -25,7 +25,10 @@ def imported_modules(folder: Path) -> list[tuple[Path, str]]:
 
 def test_every_feature_is_mounted_in_main() -> None:
     mounted = {router.routes[0].endpoint.__module__.split(".")[1] for router in main.FEATURE_ROUTERS}
-    assert set(FEATURES) <= mounted, f"not mounted: {set(FEATURES) - mounted}"
+    # A feature with no route (periodic work) is registered in main beside the job kinds instead.
+    scheduled = {name for name in FEATURES if hasattr(getattr(main, name, None), "process")} - mounted
+    assert set(FEATURES) <= mounted | scheduled, f"not mounted: {set(FEATURES) - mounted - scheduled}"
+    assert {"retention"} <= scheduled
 
 
 def test_no_feature_imports_another_feature() -> None:

@@ -13,7 +13,7 @@ Control API (no key needed; this is a test tool):
                              `{"latency_ms": n}`, or `{"fail_times": n, "fail_status": s, "retry_after": r}`
     GET    /_stub/faults     the queue and the latency
     DELETE /_stub/faults     empty the queue, latency back to 0
-    GET    /_stub/received   every recorded push, oldest first
+    GET    /_stub/received   every recorded push, oldest first (`arrived_at`: epoch seconds)
     DELETE /_stub/received   reset everything to the state the stub started in
     GET /, GET /health       200 `{"status": "ok"}` (the service's health check pings the base URL)
 
@@ -177,6 +177,8 @@ def _record(request: Request, raw: bytes, api_key: str | None, fault: dict[str, 
     body, body_text = _parse_json(raw)
     return {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        # Epoch seconds at full precision, for tests that check how pushes are spaced over time.
+        "arrived_at": time.time(),
         "method": request.method,
         "path": request.url.path,
         "headers": headers,

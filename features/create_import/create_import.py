@@ -255,9 +255,9 @@ async def process(run: JobRun, services: Services) -> None:
     states: list[dict[str, Any]] = job.result["batches"]
     unsent: list[FabricTransientError] = []
     for state in states:
-        if state["status"] in ("accepted", "failed"):
+        if is_settled(state, job):
             continue
-        done = sum(1 for s in states if s["status"] in ("accepted", "failed"))
+        done = sum(1 for s in states if is_settled(s, job))
         await run.progress(100 * done / len(states), f"sending batch {state['index'] + 1} of {len(states)}")
         error = await send_batch(run, services, job, state)
         if error is not None:
@@ -265,9 +265,17 @@ async def process(run: JobRun, services: Services) -> None:
     if unsent and run.attempt < services.settings.max_attempts:
         raise BatchesUnsent(f"{len(unsent)} batch(es) not accepted yet; last error: {unsent[-1].message}")
     for state in states:
-        if state["status"] not in ("accepted", "failed"):
-            await _set_batch(run, state, status="failed")
+        if not is_settled(state, job):
+            await _set_batch(run, state, status="failed", failed_in_retry=len(job.retries))
     await finish(run, states)
+
+
+def is_settled(state: dict[str, Any], job: Job) -> bool:
+    """Accepted, or failed in this round of attempts. A batch that failed before the job's last
+    manual retry (`retries`) is sent again: that is what the retry is for."""
+    if state["status"] == "accepted":
+        return True
+    return state["status"] == "failed" and state.get("failed_in_retry", 0) == len(job.retries)
 
 
 async def send_batch(run: JobRun, services: Services, job: Job, state: dict[str, Any]) -> FabricTransientError | None:
@@ -287,7 +295,14 @@ async def send_batch(run: JobRun, services: Services, job: Job, state: dict[str,
         try:
             accepted = await services.fabric_api.push_insights(body, batch_key(job.id, state["index"]))
         except FabricPermanentError as error:
-            await _set_batch(run, state, status="failed", http_status=error.status, error=error.message)
+            await _set_batch(
+                run,
+                state,
+                status="failed",
+                http_status=error.status,
+                error=error.message,
+                failed_in_retry=len(job.retries),
+            )
             return None
         except FabricTransientError as error:
             last_error = error

@@ -31,10 +31,19 @@ class ExportError(BaseModel):
 
 class ExportRun(BaseModel):
     attempt: int | None = None
+    retry: int = Field(0, description="0 for the job's first round of attempts, n after its n-th manual retry")
     worker_id: str
     started_at: datetime
     ended_at: datetime | None = None
     outcome: str | None = None
+    error: str | None = None
+    traceback: str | None = Field(None, description="the last lines of the traceback of a run that raised")
+
+
+class ExportRetry(BaseModel):
+    requested_at: datetime
+    from_status: JobStatus
+    error: str | None = None
 
 
 # The work order as `POST /spark` accepted it. Its model belongs to the create_export slice, which this
@@ -117,6 +126,7 @@ class ExportJobView(BaseModel):
     manifest: ExportManifest | None
     package: ExportPackage | None
     runs: list[ExportRun]
+    retries: list[ExportRetry] = Field(default_factory=list, description="manual retries, oldest first")
 
 
 router = APIRouter(tags=["exports"])
@@ -150,5 +160,6 @@ async def handle(database: Any, spark_id: str) -> ExportJobView:
         cancel_requested=job.cancel_requested,
         manifest=job.result.get("manifest"),
         package=job.result.get("package"),
-        runs=[ExportRun(**{key: run.get(key) for key in ExportRun.model_fields}) for run in job.runs],
+        runs=[ExportRun(**{key: run[key] for key in ExportRun.model_fields if key in run}) for run in job.runs],
+        retries=[ExportRetry(**retry) for retry in job.retries],
     )

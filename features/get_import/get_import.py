@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.db import Database, DatabaseDep
 from shared.jobs import JobStatus, load_job_or_404
@@ -39,6 +39,23 @@ class ImportBatch(BaseModel):
     resent: bool
 
 
+class ImportRun(BaseModel):
+    attempt: int | None = None
+    retry: int = Field(0, description="0 for the job's first round of attempts, n after its n-th manual retry")
+    worker_id: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    outcome: str | None = None
+    error: str | None = None
+    traceback: str | None = Field(None, description="the last lines of the traceback of a run that raised")
+
+
+class ImportRetry(BaseModel):
+    requested_at: datetime
+    from_status: JobStatus
+    error: str | None = None
+
+
 class ImportJobView(BaseModel):
     import_id: str
     status: JobStatus
@@ -55,6 +72,8 @@ class ImportJobView(BaseModel):
     started_at: datetime | None
     completed_at: datetime | None
     error: str | None
+    runs: list[ImportRun] = Field(default_factory=list, description="every attempt, oldest first")
+    retries: list[ImportRetry] = Field(default_factory=list, description="manual retries, oldest first")
 
 
 router = APIRouter(tags=["imports"])
@@ -89,4 +108,6 @@ async def handle(database: Database, import_id: str) -> ImportJobView:
         started_at=job.started_at,
         completed_at=job.completed_at,
         error=job.error,
+        runs=[ImportRun(**{key: run[key] for key in ImportRun.model_fields if key in run}) for run in job.runs],
+        retries=[ImportRetry(**retry) for retry in job.retries],
     )

@@ -17,6 +17,7 @@ from pymongo.errors import PyMongoError
 from shared.db import DatabaseDep
 from shared.jobs import job_counts, queue_stats
 from shared.metrics import MetricsDep
+from shared.periodic import periodic_stats
 from shared.problems import problem_responses
 
 log = logging.getLogger("ai_spark.metrics")
@@ -35,6 +36,7 @@ router = APIRouter(tags=["operations"])
 async def metrics(database: DatabaseDep, registry: MetricsDep) -> Response:
     try:
         registry.set_job_counts(await job_counts(database), await queue_stats(database))
+        registry.set_periodic(await periodic_stats(database))
     except PyMongoError as error:
         log.warning("job gauges not refreshed: the database is unreachable", extra={"error": str(error)[:200]})
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
