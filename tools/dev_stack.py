@@ -15,6 +15,10 @@ three variables of the environment, read here only (the service never sees them 
 `AI_SPARK_DATA_DIR` (instead of `.data`: database, its log, default export and import folders),
 `EMBEDDED_MONGODB_PORT` and `FABRIC_STUB_PORT` (exactly these ports, or stop with an error if taken;
 unset, 27117 and 9100 or a free port when those are taken).
+
+One database server per data folder: if another server holds it (another `make run`, say), this one
+stops with one line naming it (pid and address) before it starts anything. The server dies with this
+process, however it dies (tools/embedded_mongo.py), so a stack killed with -9 leaves none behind.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 import httpx
 from dotenv import dotenv_values
 
+from tools.data_folder_lock import DataFolderInUse, folder_holder
 from tools.embedded_mongo import EmbeddedMongo, free_port, port_is_free
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,12 +68,23 @@ def pick_port(variable: str, preferred: int) -> int:
 
 def new_database() -> EmbeddedMongo:
     data = data_dir()
+    holder = folder_holder(data / "ferretdb")
+    if holder is not None:  # before the port is picked: its port is the one a second stack would want
+        raise SystemExit(folder_in_use(DataFolderInUse(data / "ferretdb", holder)))
     port = pick_port("EMBEDDED_MONGODB_PORT", DEFAULT_DB_PORT)
     return EmbeddedMongo(data / "ferretdb", port, log_path=data / "ferretdb.log")
 
 
+def folder_in_use(error: DataFolderInUse) -> str:
+    """The one line a second stack on a data folder in use stops with."""
+    return f"[make run] {error}: stop that stack first, or give this one its own AI_SPARK_DATA_DIR"
+
+
 def start_database(server: EmbeddedMongo, env: dict[str, str]) -> None:
-    server.start()
+    try:
+        server.start()
+    except DataFolderInUse as in_use:  # another stack took the folder since new_database() looked
+        raise SystemExit(folder_in_use(in_use)) from None
     env["MONGODB_URL"] = server.url
     say(f"embedded MongoDB-compatible server (FerretDB) at {server.url}, data in {server.data_dir}")
 
