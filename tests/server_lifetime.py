@@ -44,6 +44,22 @@ def _pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for child in _pids():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if parent_of(child) == pid:
+                found.add(child)
+    return found
+
+
 def holders_of(folder: Path, *, count_lock_file: bool = True) -> set[int]:
     """Every process with a file under `folder` open. Without the lock file, the servers that have
     the folder's data open: a second server may open the lock file to test it, never the data."""
@@ -163,6 +179,12 @@ class DevStack:
                     return self
             time.sleep(0.2)
         raise AssertionError(f"the stack was not healthy within {timeout:g} s:\n{self.tail()}")
+
+    def kill_alone(self) -> None:
+        """kill -9 of the stack's own process only, as the OOM killer picks one."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
 
     def kill_group(self) -> None:
         """kill -9 of the stack's whole process group, as a crashed terminal does to `make run`."""

@@ -18,7 +18,8 @@ unset, 27117 and 9100 or a free port when those are taken).
 
 One database server per data folder: if another server holds it (another `make run`, say), this one
 stops with one line naming it (pid and address) before it starts anything. The server dies with this
-process, however it dies (tools/embedded_mongo.py), so a stack killed with -9 leaves none behind.
+process, however it dies (tools/embedded_mongo.py), and so do the API and the stub
+(tools/die_with_parent.py), so a stack killed with -9 leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import httpx
 from dotenv import dotenv_values
 
 from tools.data_folder_lock import DataFolderInUse, folder_holder
+from tools.die_with_parent import die_with_parent
 from tools.embedded_mongo import EmbeddedMongo, free_port, port_is_free
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +96,8 @@ def launch_stub(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     env.setdefault("FABRIC_API_KEY", DEV_FABRIC_KEY)
     stub_env = {**env, "STUB_API_KEY": env["FABRIC_API_KEY"]}
     command = [sys.executable, "-m", "tools.fabric_stub", "--host", "127.0.0.1", "--port", str(port)]
-    return subprocess.Popen(command, cwd=ROOT, env=stub_env), f"http://127.0.0.1:{port}"
+    stub = subprocess.Popen(command, cwd=ROOT, env=stub_env, preexec_fn=die_with_parent())
+    return stub, f"http://127.0.0.1:{port}"
 
 
 def stub_ready(stub: subprocess.Popen[bytes], url: str, env: dict[str, str]) -> None:
@@ -170,7 +173,7 @@ def main() -> int:
             stub_ready(stub, stub_url, env)
         host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
         say(f"serving http://{host}:{port} (Ctrl-C stops everything)")
-        api = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env)
+        api = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env, preexec_fn=die_with_parent())
         return api.wait()
     except KeyboardInterrupt:
         say("stopping")

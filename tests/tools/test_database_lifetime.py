@@ -25,6 +25,8 @@ from tests.server_lifetime import (
     ROOT,
     DevStack,
     alive,
+    children_of,
+    command_line,
     holders_of,
     kill_servers_of,
     parent_of,
@@ -83,6 +85,24 @@ def test_a_second_stack_on_a_data_folder_in_use_stops_with_one_line_naming_the_h
         first.stop()
         kill_servers_of(data)
     assert servers_of(data) == set()
+
+
+def test_kill_9_of_the_stack_alone_takes_the_api_the_stub_and_the_database(tmp_path) -> None:
+    stack = DevStack(tmp_path / "data", tmp_path / "stack.log")
+    children: dict[int, bytes] = {}
+    try:
+        stack.start()
+        children = {pid: command_line(pid) for pid in children_of(stack.pid)}
+        assert len(children) == 3, children  # the database, the stub and the API
+        assert servers_of(tmp_path / "data") <= children.keys()
+        stack.kill_alone()
+        wait_for(lambda: not any(alive(pid) for pid in children), 2.0, "children outlived the stack", step=0.02)
+        assert holders_of(tmp_path / "data") == set()
+    finally:
+        stack.stop()
+        for pid, command in children.items():  # after a failure: ours only, still the same process
+            if alive(pid) and command_line(pid) == command:
+                os.kill(pid, signal.SIGKILL)
 
 
 def serve(data: Path, port: int) -> subprocess.Popen[str]:
