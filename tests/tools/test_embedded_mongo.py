@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,6 +132,32 @@ def test_the_server_stops_when_its_launchers_pipe_closes(tmp_path: Path) -> None
             server.process.kill()
             pytest.fail("the server did not stop when its launcher's pipe closed")
     assert "the launcher is gone" in server.log_path.read_text()
+
+
+def pipe_holders(pipe: str) -> set[int]:
+    """Every process with `pipe` (`pipe:[inode]`) among its open descriptors."""
+    found = set()
+    for pid in (int(name) for name in os.listdir("/proc") if name.isdigit()):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):  # gone since listed (the listing's own, say)
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") == pipe:
+                        found.add(pid)
+    return found
+
+
+def test_only_the_launcher_and_the_server_hold_the_pipe(tmp_path: Path) -> None:
+    # A child started after the server (as `make run` starts the API) must not keep the pipe open.
+    with EmbeddedMongo(tmp_path / "data") as server:
+        assert server.process is not None
+        later_child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            pipe = os.readlink(f"/proc/{server.process.pid}/fd/0")
+            assert pipe.startswith("pipe:")
+            assert pipe_holders(pipe) == {os.getpid(), server.process.pid}
+        finally:
+            later_child.kill()
+            later_child.wait()
 
 
 def test_a_second_server_on_a_folder_in_use_does_not_open_it(tmp_path: Path) -> None:
