@@ -30,7 +30,7 @@ from tools.data_folder_lock import LOCK_FILE_NAME
 pytestmark = pytest.mark.slow
 
 LEASE = 4
-JOBS = 30
+JOBS = 12
 ORDER = {
     "repo_guid": "demo-repo",
     "inputs": {"full_path": "/demo/interview.mov"},
@@ -38,8 +38,8 @@ ORDER = {
     "user_inputs": {"llm_instructions": False},
     "media": {"frame_rate": "24000/1001"},
 }
-# Recovery waits out the leases of the runs the kill cut short; the exports take a few seconds more.
-RECOVERY_WITHIN = 120
+# Recovery waits out the leases of the runs the kill cut short, then runs what is left.
+RECOVERY_WITHIN = 300  # generous: a timeout for a loaded machine, not a measured bound
 
 
 def statuses(jobs, ids: list[str]) -> Counter:
