@@ -1,5 +1,5 @@
-"""The embedded database with real processes (issue 18): one server per data folder, and none that
-outlives the pytest run that started it.
+"""The embedded database with real processes (issue 18): one server per data folder, and nothing
+that outlives the `make run` stack or the pytest run that started it.
 
 Each check lists the processes and their open files through /proc (tests/server_lifetime.py). A
 server that tests the folder's lock opens the lock file for that, so "open on the folder" means
