@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import fcntl
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 LOCK_FILE_NAME = "server.lock"  # tools/ferretdb/lifetime.go: held by the server for its lifetime
 EXIT_FOLDER_IN_USE = 3  # the server's exit status when another server holds the data folder
+RECORD_PATIENCE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -37,24 +39,34 @@ def folder_holder(data_dir: Path) -> FolderHolder | None:
     """The server holding `data_dir`, or None when none does (a stale lock file does not count).
 
     A launcher's early look, for a clear message before it starts anything; the server's own lock
-    decides. The look is a shared flock held for an instant, which a starting server waits out.
+    decides. The look is a shared flock held for an instant, which a starting server waits out. A
+    server writes its record just after it takes the lock; a look in between waits for the record.
     """
     try:
         lock_file = (Path(data_dir) / LOCK_FILE_NAME).open("rb")
     except FileNotFoundError:
         return None
+    deadline = time.monotonic() + RECORD_PATIENCE_SECONDS
     with lock_file:
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _read_holder(lock_file.read(4096))
-        fcntl.flock(lock_file, fcntl.LOCK_UN)
-    return None
+        while True:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock_file.seek(0)
+                holder = _read_holder(lock_file.read(4096))
+                if holder is not None:
+                    return holder
+                if time.monotonic() > deadline:
+                    return FolderHolder(0, "")
+                time.sleep(0.02)
+                continue
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+            return None
 
 
-def _read_holder(content: bytes) -> FolderHolder:
+def _read_holder(content: bytes) -> FolderHolder | None:
     try:
         record = json.loads(content)
         return FolderHolder(int(record["pid"]), str(record["listen"]))
     except (ValueError, KeyError, TypeError):
-        return FolderHolder(0, "")
+        return None
