@@ -15,6 +15,11 @@ three variables of the environment, read here only (the service never sees them 
 `AI_SPARK_DATA_DIR` (instead of `.data`: database, its log, default export and import folders),
 `EMBEDDED_MONGODB_PORT` and `FABRIC_STUB_PORT` (exactly these ports, or stop with an error if taken;
 unset, 27117 and 9100 or a free port when those are taken).
+
+One database server per data folder: if another server holds it (another `make run`, say), this one
+stops with one line naming it (pid and address) before it starts anything. The server dies with this
+process, however it dies (tools/embedded_mongo.py), and so do the API and the stub
+(tools/die_with_parent.py), so a stack killed with -9 leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from pathlib import Path
 import httpx
 from dotenv import dotenv_values
 
+from tools.data_folder_lock import DataFolderInUse, folder_holder
+from tools.die_with_parent import die_with_parent
 from tools.embedded_mongo import EmbeddedMongo, free_port, port_is_free
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,12 +70,23 @@ def pick_port(variable: str, preferred: int) -> int:
 
 def new_database() -> EmbeddedMongo:
     data = data_dir()
+    holder = folder_holder(data / "ferretdb")
+    if holder is not None:  # before the port is picked: its port is the one a second stack would want
+        raise SystemExit(folder_in_use(DataFolderInUse(data / "ferretdb", holder)))
     port = pick_port("EMBEDDED_MONGODB_PORT", DEFAULT_DB_PORT)
     return EmbeddedMongo(data / "ferretdb", port, log_path=data / "ferretdb.log")
 
 
+def folder_in_use(error: DataFolderInUse) -> str:
+    """The one line a second stack on a data folder in use stops with."""
+    return f"[make run] {error}: stop that stack first, or give this one its own AI_SPARK_DATA_DIR"
+
+
 def start_database(server: EmbeddedMongo, env: dict[str, str]) -> None:
-    server.start()
+    try:
+        server.start()
+    except DataFolderInUse as in_use:  # another stack took the folder since new_database() looked
+        raise SystemExit(folder_in_use(in_use)) from None
     env["MONGODB_URL"] = server.url
     say(f"embedded MongoDB-compatible server (FerretDB) at {server.url}, data in {server.data_dir}")
 
@@ -78,7 +96,8 @@ def launch_stub(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     env.setdefault("FABRIC_API_KEY", DEV_FABRIC_KEY)
     stub_env = {**env, "STUB_API_KEY": env["FABRIC_API_KEY"]}
     command = [sys.executable, "-m", "tools.fabric_stub", "--host", "127.0.0.1", "--port", str(port)]
-    return subprocess.Popen(command, cwd=ROOT, env=stub_env), f"http://127.0.0.1:{port}"
+    stub = subprocess.Popen(command, cwd=ROOT, env=stub_env, preexec_fn=die_with_parent())
+    return stub, f"http://127.0.0.1:{port}"
 
 
 def stub_ready(stub: subprocess.Popen[bytes], url: str, env: dict[str, str]) -> None:
@@ -154,7 +173,7 @@ def main() -> int:
             stub_ready(stub, stub_url, env)
         host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
         say(f"serving http://{host}:{port} (Ctrl-C stops everything)")
-        api = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env)
+        api = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env, preexec_fn=die_with_parent())
         return api.wait()
     except KeyboardInterrupt:
         say("stopping")

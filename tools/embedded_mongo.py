@@ -3,8 +3,13 @@
 `tools/ferretdb/` is a tiny Go program of ours that runs FerretDB with its SQLite backend; it is
 built once into `.build/` (about a minute the first time, mostly module downloads) and reused.
 `EmbeddedMongo` starts it on a free port with a data folder, waits until it answers a ping, and
-stops it. Used by `make run` (data kept in `.data/ferretdb`, so jobs survive a restart) and by the
-test suite (a temporary folder per session).
+stops it. Used by `make run` (data kept in `.data/ferretdb`, so jobs survive a restart), by the
+test suite (a temporary folder per session) and by the benchmarks.
+
+The server never outlives the process that started it: it reads the launcher's end of a pipe on its
+stdin and stops when that closes, which the kernel does when the launcher dies, by any signal. And a
+data folder has at most one server: the server holds `<data>/server.lock` (a flock, dropped by the
+kernel when it dies) and a second start on that folder fails with `DataFolderInUse`, naming the holder.
 
     python -m tools.embedded_mongo build
     python -m tools.embedded_mongo serve --data .data/ferretdb --port 27117
@@ -25,8 +30,11 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from tools.data_folder_lock import EXIT_FOLDER_IN_USE, DataFolderInUse, FolderHolder, folder_holder
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tools" / "ferretdb"
+PROGRAM_FILES = ("main.go", "lifetime.go", "go.mod", "go.sum")
 BINARY = ROOT / ".build" / "ferretdb-embedded"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 PUSHDOWN_PATCH = "sqlite_pushdown.go"
@@ -79,7 +87,7 @@ def _patched_workspace() -> Path:
     program = build_root / "program"
     shutil.rmtree(build_root, ignore_errors=True)
     program.mkdir(parents=True)
-    for name in ("main.go", "go.mod", "go.sum"):
+    for name in PROGRAM_FILES:
         shutil.copy2(SOURCE / name, program / name)
     # Download first (a no-op when cached): `go list` gives no folder for a module not yet downloaded.
     subprocess.run(["go", "mod", "download", FERRETDB_MODULE], cwd=program, check=True)
@@ -179,7 +187,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on `port` now. With SO_REUSEADDR, as Go's listeners have it:
+    connections of a server that just died (TIME_WAIT) do not keep its port from the next one."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -202,10 +213,17 @@ class EmbeddedMongo:
 
     def start(self) -> EmbeddedMongo:
         binary = build()
+        holder = folder_holder(self.data_dir)
+        if holder is not None:
+            raise DataFolderInUse(self.data_dir, holder)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        command = [str(binary), "-listen", f"127.0.0.1:{self.port}", "-data", str(self.data_dir), "-exit-with-stdin"]
+        # The pipe's write end is ours alone: os.pipe() makes it non-inheritable and every Popen
+        # closes other descriptors (close_fds), so it closes exactly when this process goes.
         self.process = subprocess.Popen(
-            [str(binary), "-listen", f"127.0.0.1:{self.port}", "-data", str(self.data_dir)],
+            command,
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=log,
             start_new_session=True,  # Ctrl-C in a terminal goes to our parent, which stops us in order
@@ -218,6 +236,9 @@ class EmbeddedMongo:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
+                self._close_pipe()
+                if self.process.returncode == EXIT_FOLDER_IN_USE:  # it lost a race for the folder's lock
+                    raise DataFolderInUse(self.data_dir, folder_holder(self.data_dir) or FolderHolder(0, ""))
                 raise EmbeddedMongoError(f"FerretDB exited with {self.process.returncode}; see {self.log_path}")
             with contextlib.suppress(PyMongoError), MongoClient(self.url, serverSelectionTimeoutMS=300) as client:
                 client.admin.command("ping")
@@ -228,6 +249,7 @@ class EmbeddedMongo:
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is None or self.process.poll() is not None:
+            self._close_pipe()
             return
         self.process.send_signal(signal.SIGTERM)
         try:
@@ -235,6 +257,12 @@ class EmbeddedMongo:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        if self.process is not None and self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
 
     def __enter__(self) -> EmbeddedMongo:
         return self.start()
@@ -255,7 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         print(build(force=args.force))
         return 0
-    server = EmbeddedMongo(args.data, args.port).start()
+    try:
+        server = EmbeddedMongo(args.data, args.port).start()
+    except DataFolderInUse as in_use:
+        print(f"embedded_mongo: {in_use}", file=sys.stderr)
+        return 1
     print(server.url, flush=True)
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))

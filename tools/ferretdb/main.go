@@ -4,11 +4,13 @@
 // `ferretdb` package gives the dev stack and the test suite a real MongoDB wire-protocol server
 // without Docker. tools/embedded_mongo.py builds it against a patched FerretDB; one patch
 // (serialized_writes.go) runs the commands that write one at a time, which makes each of them atomic
-// as on MongoDB. It stops cleanly on SIGINT or SIGTERM.
+// as on MongoDB. It stops cleanly on SIGINT or SIGTERM, and with -exit-with-stdin also when its
+// launcher dies (lifetime.go). It refuses a data folder that another server holds.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -24,15 +26,20 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("data", "data", "folder that holds the SQLite files")
 	logLevel := flag.String("log-level", "error", "debug, info, warn or error")
+	exitWithStdin := flag.Bool("exit-with-stdin", false, "stop when stdin reaches end of file (the launcher's pipe)")
 	flag.Parse()
 
-	if err := run(*listen, *dataDir, *logLevel); err != nil {
+	if err := run(*listen, *dataDir, *logLevel, *exitWithStdin); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		var inUse *errFolderInUse
+		if errors.As(err, &inUse) {
+			os.Exit(exitFolderInUse)
+		}
 		os.Exit(1)
 	}
 }
 
-func run(listen, dataDir, logLevel string) error {
+func run(listen, dataDir, logLevel string, exitWithStdin bool) error {
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return fmt.Errorf("cannot create data folder %s: %w", dataDir, err)
 	}
@@ -50,6 +57,19 @@ func run(listen, dataDir, logLevel string) error {
 		debug.SetGCPercent(400)
 	}
 
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if exitWithStdin {
+		stopWhenLauncherGoes(stop)
+	}
+
+	// Before FerretDB opens any SQLite file: a folder another server holds is never opened.
+	lock, err := holdDataFolder(dataDir, listen)
+	if err != nil {
+		return err
+	}
+	defer lock.Close() // also keeps the file, and so the lock, alive until the server has stopped
+
 	server, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: listen},
 		Logger:    logger,
@@ -59,9 +79,6 @@ func run(listen, dataDir, logLevel string) error {
 	if err != nil {
 		return fmt.Errorf("cannot start FerretDB: %w", err)
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	fmt.Printf("mongodb://%s/\n", listen)
 	if err := server.Run(ctx); err != nil && ctx.Err() == nil {
