@@ -37,6 +37,8 @@ class Artifact:
     sha256: str
     items: int
     url: str
+    # Fields of one kind of artifact (a subclip's source_in, source_out, duration ...).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_manifest_entry(self) -> dict[str, Any]:
         return {
@@ -47,6 +49,7 @@ class Artifact:
             "sha256": self.sha256,
             "items": self.items,
             "url": self.url,
+            **self.extra,
         }
 
 
