@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import subprocess
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +21,7 @@ import srt
 import webvtt
 from lxml import etree
 
+MEDIA_FORMATS = {"mp4", "mov", "mkv", "mxf"}
 FCPXML_DTD = Path(__file__).parent / "fixtures" / "fcpxml-dtd" / "FCPXMLv1_10.dtd"
 
 
@@ -64,7 +66,17 @@ def read_items(path: Path, fmt: str, rate: Fraction) -> int:
     if fmt in ("txt", "md"):
         assert path.read_text(encoding="utf-8").strip()
         return 1
+    if fmt in MEDIA_FORMATS:
+        return _media_items(path)
     raise AssertionError(f"no reader for {fmt}")
+
+
+def _media_items(path: Path) -> int:
+    """A proxy or subclip: ffprobe (not the code that cut it) finds a video stream in it."""
+    command = ["ffprobe", "-v", "error", "-of", "json", "-show_streams", str(path)]
+    streams = json.loads(subprocess.run(command, check=True, capture_output=True).stdout)["streams"]
+    assert any(stream["codec_type"] == "video" for stream in streams), path
+    return 1
 
 
 def _no_constants(name: str) -> None:

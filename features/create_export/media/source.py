@@ -116,10 +116,8 @@ def decide_timing(options: MediaOptions, media: MediaContext | None, default_rat
     height = options.height or (info.height if info and info.height else DEFAULT_SIZE[1])
     if info is None:
         return Timing(rate, drop_frame, width, height, warnings=warnings)
-    if options.width and options.height and info.width and (options.width, options.height) != (info.width, info.height):
-        warnings.append(
-            f"width/height {options.width}x{options.height} differ from the media's {info.width}x{info.height}"
-        )
+    if info.width and (width, height) != (info.width, info.height):
+        warnings.append(f"width/height {width}x{height} differ from the media's {info.width}x{info.height}")
     if info.variable_frame_rate:
         warnings.append(
             f"the media has a variable frame rate (average {info.raw_rate}); timelines use {rational_label(rate)}"
