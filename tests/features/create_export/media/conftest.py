@@ -21,3 +21,13 @@ def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def media_files(media_root: Path) -> dict[str, tuple[MediaFixture, Path]]:
     return {fixture.name: (fixture, media_root / "clips" / fixture.filename) for fixture in FIXTURES}
+
+
+@pytest.fixture(scope="session")
+def long_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A MEDIA_ROOTS folder with one 5-minute file: long enough that re-encoding it takes a while."""
+    from tests.features.create_export.media.fixtures import make_long
+
+    root = tmp_path_factory.mktemp("long-media")
+    make_long(root, seconds=300)
+    return root

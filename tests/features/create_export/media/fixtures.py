@@ -69,3 +69,35 @@ def make_long(folder: Path, seconds: int = 120) -> Path:
     command += ["-timecode", "01:00:00:00", str(target)]
     subprocess.run(command, check=True)
     return target
+
+
+def ffmpeg_children(parent: int) -> list[int]:
+    """The ffmpeg processes whose parent is `parent` (from /proc: no extra dependency)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if name == "ffmpeg" and int(fields[1]) == parent and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def ffmpeg_anywhere_reading(path: Path) -> list[int]:
+    """ffmpeg processes (any parent) with `path` on their command line: orphans included."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"ffmpeg") and any(str(path).encode() in arg for arg in argv):
+            found.append(int(entry.name))
+    return found
