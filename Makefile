@@ -42,6 +42,7 @@ fuzz: $(INSTALLED) $(FERRETDB)
 bench: $(INSTALLED) $(FERRETDB)
 	$(BIN)/python -m bench.jobs_bench
 	$(BIN)/python -m bench.api_bench
+	$(BIN)/python -m bench.media_bench
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
