@@ -44,6 +44,7 @@ from shared.fabric import CatalogEvent, CatalogWarning, read_catalog
 from shared.job_runner import RunnerDep
 from shared.jobs import Job, JobStatus, Submitted, submit_job, utc_now
 from shared.leases import JobRun
+from shared.media_tools import locate
 from shared.problems import ProblemError, ValidationProblem, problem_responses
 from shared.services import Services, ServicesDep
 from shared.settings import Settings, SettingsError
@@ -152,6 +153,10 @@ def _media_problem(order: CreateExportRequest, settings: Settings) -> ProblemErr
         return None
     if not settings.media_features_enabled:
         return ProblemError(pointer=_media_pointer(order), message="media features are off (MEDIA_ROOTS is empty)")
+    missing = [name for name in ("ffmpeg", "ffprobe") if locate(name) is None]
+    if missing:
+        message = f"media features need {' and '.join(missing)}, which this server does not have"
+        return ProblemError(pointer=_media_pointer(order), message=message)
     return None
 
 
@@ -258,7 +263,8 @@ async def process(run: JobRun, services: Services) -> None:
         await run.progress(96, "writing manifest.json and the zip")
         package_info = await asyncio.to_thread(package.seal_and_publish, build, _json_text(manifest))
         published = True
-        await run.finish(JobStatus.completed, result={"manifest": manifest, "package": package_info})
+        result = {"manifest": manifest, "package": package_info, "media": manifest["media"]}
+        await run.finish(JobStatus.completed, result=result)
         log.info("export completed", extra={"spark_id": run.job_id, "artifacts": len(build.artifacts)})
     except (ExportRejected, MediaUnavailable, package.PackageError) as error:
         await run.finish(

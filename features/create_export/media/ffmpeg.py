@@ -47,6 +47,10 @@ class MediaToolError(RuntimeError):
     """ffmpeg or ffprobe is missing, or exited non-zero; the message has the last lines of its stderr."""
 
 
+class ToolMissing(MediaToolError):
+    """ffmpeg or ffprobe is not installed on this machine."""
+
+
 @dataclass(frozen=True)
 class ToolResult:
     stdout: bytes
@@ -56,7 +60,7 @@ class ToolResult:
 def find_tool(name: str) -> str:
     found = locate(name)
     if found is None:
-        raise MediaToolError(f"{name} is not installed (not found on PATH)")
+        raise ToolMissing(f"{name} is not installed on this server (not found on PATH)")
     return found
 
 
@@ -140,6 +144,8 @@ async def _run_with_progress(argv: list[str], expected_seconds: float, on_progre
                 break
         await readers
         returncode = await process.wait()
+        if returncode == 0 and on_progress is not None:
+            await on_progress(1.0)
     finally:
         await _stop(process)
         readers.cancel()

@@ -23,7 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from features.create_export.media.ffmpeg import FORMAT_WHITELIST, MediaToolError, file_url, run_ffprobe
+from features.create_export.media.ffmpeg import FORMAT_WHITELIST, MediaToolError, ToolMissing, file_url, run_ffprobe
 from features.create_export.timecode import SUPPORTED_RATES, rational_label
 
 SNAP_TOLERANCE = Fraction(1, 100)  # relative: 1 %; the closest rate wins, so 24 never becomes 23.976
@@ -80,6 +80,8 @@ async def probe(path: Path) -> MediaInfo:
     try:
         result = await run_ffprobe(arguments)
         document = json.loads(result.stdout or b"{}")
+    except ToolMissing:
+        raise
     except (MediaToolError, ValueError) as error:
         raise ProbeError(f"ffprobe cannot read it as media ({_cause(error)})") from None
     return parse_probe(document)
