@@ -137,3 +137,32 @@ async def test_a_proxy_keeps_length_rate_audio_and_timecode(media_client, catalo
     assert sum(s["channels"] for s in audio) == fixture.channels and audio[0]["codec_name"] == "aac"
     assert timecode_of(folder / proxy["path"]) == fixture.timecode
     assert video["width"] <= 960 and video["height"] <= 540
+
+
+async def test_a_given_proxy_is_copied_as_it_is_and_cut_from(media_client, catalog, media_files) -> None:
+    client, settings = media_client
+    fixture, asset = media_files["25-tc10"]
+    _, proxy_source = media_files["no-timecode"]  # another file, so the copy and the cuts can be told apart
+    full_path = f"/clips/{fixture.filename}"
+    await catalog.insert_many(events_for("media-repo", full_path))
+    order = subclip_order(full_path, accurate=True, proxy_path=f"/clips/{proxy_source.name}")
+
+    job = await run_export(client, order)
+
+    assert job["status"] == "completed", job
+    folder = settings.export_base_path / job["spark_id"]
+    manifest = job["manifest"]
+    (proxy,) = [a for a in manifest["artifacts"] if a["artifact_type"] == "proxy"]
+    assert proxy["path"] == f"media/{proxy_source.name}"
+    assert (folder / proxy["path"]).read_bytes() == proxy_source.read_bytes()
+    assert manifest["media"]["proxy"]["proxy_path"] == f"/clips/{proxy_source.name}"
+    clips = [a for a in manifest["artifacts"] if a["artifact_type"] == "subclip"]
+    assert len(clips) == len(EVENT_TIMES)
+    # Cut from the proxy (the asset is mono, the proxy stereo) ...
+    audio = [s for s in probe_streams(folder / clips[0]["path"])["streams"] if s["codec_type"] == "audio"]
+    assert audio[0]["channels"] == 2
+    # ... on the asset's timecode.
+    rate = fixture.rate
+    first = label_to_frame(timecode_of(folder / clips[0]["path"]), rate, False)
+    assert first == label_to_frame(fixture.timecode, rate, False) + exact_frame(EVENT_TIMES[0][0] - 0.25, rate)
+    assert asset.exists()
