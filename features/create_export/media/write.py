@@ -72,7 +72,9 @@ async def _proxy(
             return [
                 {"artifact": relative, "code": "write_failed", "message": f"cannot copy the proxy: {error.strerror}"}
             ]
-        _record(build, "proxy", target, relative, _proxy_fields(media, media.proxy.info.duration))
+        await asyncio.to_thread(
+            _record, build, "proxy", target, relative, _proxy_fields(media, media.proxy.info.duration)
+        )
         return []
     relative = proxy_name(request.full_path)
     target = build.path_for(relative)
@@ -92,7 +94,7 @@ async def _proxy(
         )
     except MediaToolError as error:
         return [_error(relative, error, media)]
-    _record(build, "proxy", target, relative, _proxy_fields(media, media.asset.info.duration))
+    await asyncio.to_thread(_record, build, "proxy", target, relative, _proxy_fields(media, media.asset.info.duration))
     return []
 
 
@@ -113,6 +115,8 @@ async def _subclips(
     accurate = request.options.subclips.accurate
 
     async def cut_one(cut: SubclipCut) -> dict[str, Any] | None:
+        """None once the clip is cut, else the artifact error."""
+
         async def report(fraction: float) -> None:
             done[cut.index] = fraction
             await progress(low + (high - low) * sum(done.values()) / len(cuts), f"cutting subclip {cut.index}")
@@ -129,12 +133,15 @@ async def _subclips(
         except MediaToolError as error:
             return _error(cut.relative, error, media)
         done[cut.index] = 1.0
-        _record(build, "subclip", target, cut.relative, _subclip_fields(media, cut, rate))
         return None
 
     results = await _all_or_nothing([cut_one(cut) for cut in cuts])
+    # Recorded in cut order once all are done, whatever order ffmpeg finished them in.
+    for cut, error in zip(cuts, results, strict=True):
+        if error is None:
+            target = build.path_for(cut.relative)
+            await asyncio.to_thread(_record, build, "subclip", target, cut.relative, _subclip_fields(media, cut, rate))
     errors = [error for error in results if error is not None]
-    build.artifacts.sort(key=lambda artifact: artifact.path)
     return len(cuts) - len(errors), errors
 
 
