@@ -127,7 +127,13 @@ def prepare_demo_media(env: dict[str, str]) -> None:
     root = data_dir() / "media"
     if not (root / "demo" / "interview.mov").is_file():
         say("making the demo media once with ffmpeg (12 minutes at 320x180; takes about half a minute)")
-    path, _ = ensure_demo_media(root)
+    try:
+        path, _ = ensure_demo_media(root)
+    except (OSError, subprocess.CalledProcessError) as error:
+        # No ffmpeg (or it failed): serve without media rather than not at all.
+        say(f"no demo media ({error}); media features stay off")
+        env["MEDIA_ROOTS"] = ""
+        return
     env["MEDIA_ROOTS"] = str(root)
     say(f"demo media {path}; MEDIA_ROOTS={root}")
 
