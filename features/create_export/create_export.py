@@ -258,6 +258,8 @@ async def process(run: JobRun, services: Services) -> None:
         errors = await write_package(run, build, plan, services.settings.media_concurrency)
         manifest = manifest_document(run.job, build, plan)
         if errors:
+            # Gone before the status says failed: a client that sees `failed` never finds a build folder.
+            await asyncio.to_thread(package.discard, build)
             await run.finish(JobStatus.failed, error=_summary(errors), errors=errors, result={"manifest": manifest})
             return
         await run.progress(96, "writing manifest.json and the zip")
@@ -267,6 +269,7 @@ async def process(run: JobRun, services: Services) -> None:
         await run.finish(JobStatus.completed, result=result)
         log.info("export completed", extra={"spark_id": run.job_id, "artifacts": len(build.artifacts)})
     except (ExportRejected, MediaUnavailable, package.PackageError) as error:
+        await asyncio.to_thread(package.discard, build)
         await run.finish(
             JobStatus.failed, error=str(error), errors=[{"artifact": None, "code": "rejected", "message": str(error)}]
         )
