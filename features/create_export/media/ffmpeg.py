@@ -12,7 +12,10 @@
 - Output goes to `.<name>.part<ext>` beside the target and is renamed onto it only when ffmpeg
   exits 0, so a reader never sees a partial file.
 - Children die with the service (`PR_SET_PDEATHSIG`): after a kill -9 no ffmpeg keeps writing into a
-  build folder that the next run is about to wipe.
+  build folder that the next run is about to wipe. It is set by util-linux's `setpriv --pdeathsig`,
+  which execs the tool in place (same pid), so Python can spawn with vfork: a `preexec_fn` forces a
+  full fork of the service, measured here at ~15 ms of event loop per spawn (vs ~0.4 ms). Without
+  `setpriv`, a `preexec_fn` does it.
 """
 
 from __future__ import annotations
@@ -172,6 +175,9 @@ async def _read_stderr(process: asyncio.subprocess.Process, tail: deque[str]) ->
 
 
 async def _spawn(argv: list[str]) -> asyncio.subprocess.Process:
+    setpriv = locate("setpriv") if _LIBC is not None else None
+    if setpriv is not None:
+        argv = [setpriv, "--pdeathsig", "KILL", "--", *argv]
     return await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
@@ -179,7 +185,7 @@ async def _spawn(argv: list[str]) -> asyncio.subprocess.Process:
         stderr=asyncio.subprocess.PIPE,
         # Its own session: a terminal's Ctrl-C reaches the service, which stops ffmpeg itself.
         start_new_session=True,
-        preexec_fn=_die_with_parent if _LIBC is not None else None,
+        preexec_fn=_die_with_parent if _LIBC is not None and setpriv is None else None,
     )
 
 
