@@ -43,6 +43,7 @@ bench: $(INSTALLED) $(FERRETDB)
 	$(BIN)/python -m bench.jobs_bench
 	$(BIN)/python -m bench.api_bench
 	$(BIN)/python -m bench.export_bench
+	$(BIN)/python -m bench.media_bench
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     job_timeout_seconds: float = Field(1800.0, ge=1, le=7 * 24 * 3600)
     shutdown_grace_seconds: float = Field(20.0, ge=0, le=3600)
     max_request_bytes: int = Field(10 * MiB, ge=1024, le=1024 * MiB)
+    # ffmpeg processes at once per service process (proxies, subclips).
+    media_concurrency: int = Field(1, ge=1, le=32)
 
     # Scheduling (issue 15B): Fabric's push rate across all replicas, and the retention sweep.
     fabric_max_requests_per_second: float = Field(0.0, ge=0, le=1000)  # 0: no limit

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import subprocess
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +23,7 @@ import webvtt
 from lxml import etree
 
 CSV_HEADER = ("id", "sdnaEventType", "eventValue", "start", "end", "confidenceScore", "source")
+MEDIA_FORMATS = {"mp4", "mov", "mkv", "mxf"}
 FCPXML_DTD = Path(__file__).parent / "fixtures" / "fcpxml-dtd" / "FCPXMLv1_10.dtd"
 
 
@@ -69,6 +71,8 @@ def read_items(path: Path, fmt: str, rate: Fraction) -> int:
     if fmt in ("txt", "md"):
         assert path.read_text(encoding="utf-8").strip()
         return 1
+    if fmt in MEDIA_FORMATS:
+        return _media_items(path)
     raise AssertionError(f"no reader for {fmt}")
 
 
@@ -86,6 +90,12 @@ def read_xlsx_rows(path: Path) -> list[tuple]:
     assert rows[0] == CSV_HEADER
     assert all(len(row) == len(CSV_HEADER) for row in rows)
     return rows
+def _media_items(path: Path) -> int:
+    """A proxy or subclip: ffprobe (not the code that cut it) finds a video stream in it."""
+    command = ["ffprobe", "-v", "error", "-of", "json", "-show_streams", str(path)]
+    streams = json.loads(subprocess.run(command, check=True, capture_output=True).stdout)["streams"]
+    assert any(stream["codec_type"] == "video" for stream in streams), path
+    return 1
 
 
 def _no_constants(name: str) -> None:

@@ -29,7 +29,7 @@ from fractions import Fraction
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import AutoReconnect, OperationFailure
+from pymongo.errors import AutoReconnect, OperationFailure, PyMongoError
 
 COLLECTION_NAME = "catalogAIEnrichedTimelineEvents"
 DEMO_REPO_GUID = "demo-repo"
@@ -960,7 +960,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     from bson import json_util
     from pymongo import MongoClient
 
@@ -969,16 +969,22 @@ def main(argv: list[str] | None = None) -> None:
     if args.dump:
         for document in generate_demo_documents(args.seed):
             print(json_util.dumps(document, ensure_ascii=False))
-        return
-    client: MongoClient = MongoClient(args.mongodb_url, serverSelectionTimeoutMS=10_000)
+        return 0
+    client: MongoClient = MongoClient(args.mongodb_url, serverSelectionTimeoutMS=5_000)
     try:
         removed, written = load_demo_asset_sync(client[args.db][args.collection], args.seed)
+    except PyMongoError as error:
+        # One line, not a traceback: `make run` prints it and serves anyway.
+        first = str(error).split(", Timeout:")[0].split(" (configured timeouts")[0]
+        print(f"cannot write to {args.db} ({type(error).__name__}: {first[:200]})", file=sys.stderr)
+        return 1
     finally:
         client.close()
     print(
         f"wrote {written} documents to {args.db}.{args.collection} "
         f"(repoGuid={DEMO_REPO_GUID}, fullPath={DEMO_FULL_PATH}, seed={args.seed}; replaced {removed})"
     )
+    return 0
 
 
 if __name__ == "__main__":

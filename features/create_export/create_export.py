@@ -32,14 +32,11 @@ from pydantic import BaseModel
 from pymongo.errors import PyMongoError
 
 from features.create_export import instructions, package
+from features.create_export.media.paths import path_problem
+from features.create_export.media.source import MediaContext, MediaUnavailable, Timing, decide_timing, load_media
+from features.create_export.media.write import MediaRequest, write_media
 from features.create_export.selects import build_select_ranges
-from features.create_export.timecode import (
-    TimecodeError,
-    parse_frame_rate,
-    rational_label,
-    supports_drop_frame,
-    timecode_to_frame,
-)
+from features.create_export.timecode import TimecodeError, parse_frame_rate, rational_label, timecode_to_frame
 from features.create_export.timeline import Segment, SelectRange, Timeline, WrittenFile
 from features.create_export.work_order import DATA_TYPES, CreateExportRequest, DataTypeOutput, timeline_problem
 from features.create_export.writers import SEGMENT_WRITERS, SELECTS_WRITERS
@@ -47,6 +44,7 @@ from shared.fabric import CatalogEvent, CatalogWarning, read_catalog
 from shared.job_runner import RunnerDep
 from shared.jobs import Job, JobStatus, Submitted, submit_job, utc_now
 from shared.leases import JobRun
+from shared.media_tools import locate
 from shared.problems import ProblemError, ValidationProblem, problem_responses
 from shared.services import Services, ServicesDep
 from shared.settings import Settings, SettingsError
@@ -145,6 +143,7 @@ def check_against_settings(order: CreateExportRequest, settings: Settings) -> No
         for problem in (_media_problem(order, settings), _default_rate_problem(order, settings))
         if problem is not None
     ]
+    problems += _media_path_problems(order)
     if problems:
         raise ValidationProblem(problems)
 
@@ -154,13 +153,28 @@ def _media_problem(order: CreateExportRequest, settings: Settings) -> ProblemErr
         return None
     if not settings.media_features_enabled:
         return ProblemError(pointer=_media_pointer(order), message="media features are off (MEDIA_ROOTS is empty)")
-    message = "media features (proxies, subclips) are not available in this version"
-    return ProblemError(pointer=_media_pointer(order), message=message)
+    missing = [name for name in ("ffmpeg", "ffprobe") if locate(name) is None]
+    if missing:
+        message = f"media features need {' and '.join(missing)}, which this server does not have"
+        return ProblemError(pointer=_media_pointer(order), message=message)
+    return None
+
+
+def _media_path_problems(order: CreateExportRequest) -> list[ProblemError]:
+    """Paths that could never be read (`..`, `-name`, `concat:`/`http:` ...): known before any file look."""
+    problems = []
+    full_path = order.inputs.full_path if order.media.needs_media else None
+    if full_path is not None and (reason := path_problem(full_path)) is not None:
+        problems.append(ProblemError(pointer="/inputs/full_path", message=f"the media path {reason}"))
+    if order.media.proxy_path is not None and (reason := path_problem(order.media.proxy_path)) is not None:
+        problems.append(ProblemError(pointer="/media/proxy_path", message=f"the proxy path {reason}"))
+    return problems
 
 
 def _default_rate_problem(order: CreateExportRequest, settings: Settings) -> ProblemError | None:
-    """With `frame_rate: null` the start timecode must fit DEFAULT_FRAME_RATE instead."""
-    if order.media.frame_rate is not None:
+    """With `frame_rate: null` the start timecode must fit DEFAULT_FRAME_RATE instead (unless the rate
+    will be probed from media under MEDIA_ROOTS: then the job checks it against the probed rate)."""
+    if order.media.frame_rate is not None or settings.media_features_enabled:
         return None
     problem = timeline_problem(
         parse_frame_rate(settings.default_frame_rate), order.media.drop_frame, order.media.start_timecode
@@ -209,6 +223,8 @@ class ExportPlan:
     start_frame: int
     segments: dict[str, list[Segment]]
     counts: dict[str, int]
+    timing: Timing
+    media: MediaContext | None = None
     warnings: list[str] = field(default_factory=list)
 
     def timeline(self, data_type: str) -> Timeline:
@@ -221,8 +237,10 @@ class ExportPlan:
             data_type=data_type,
             title=f"{posixpath.basename(self.full_path) or self.full_path} {data_type}",
             media_url=media_url(self.full_path),
-            width=self.order.media.width or 1920,
-            height=self.order.media.height or 1080,
+            width=self.timing.width,
+            height=self.timing.height,
+            media_duration=self.timing.media_duration,
+            source_start_frame=self.timing.source_start_frame,
         )
 
 
@@ -237,17 +255,21 @@ async def process(run: JobRun, services: Services) -> None:
     try:
         await run.progress(2, "reading the catalog")
         plan = await make_plan(order, services)
-        errors = await write_package(run, build, plan)
+        errors = await write_package(run, build, plan, services.settings.media_concurrency)
         manifest = manifest_document(run.job, build, plan)
         if errors:
+            # Gone before the status says failed: a client that sees `failed` never finds a build folder.
+            await asyncio.to_thread(package.discard, build)
             await run.finish(JobStatus.failed, error=_summary(errors), errors=errors, result={"manifest": manifest})
             return
         await run.progress(96, "writing manifest.json and the zip")
         package_info = await asyncio.to_thread(package.seal_and_publish, build, _json_text(manifest))
         published = True
-        await run.finish(JobStatus.completed, result={"manifest": manifest, "package": package_info})
+        result = {"manifest": manifest, "package": package_info, "media": manifest["media"]}
+        await run.finish(JobStatus.completed, result=result)
         log.info("export completed", extra={"spark_id": run.job_id, "artifacts": len(build.artifacts)})
-    except (ExportRejected, package.PackageError) as error:
+    except (ExportRejected, MediaUnavailable, package.PackageError) as error:
+        await asyncio.to_thread(package.discard, build)
         await run.finish(
             JobStatus.failed, error=str(error), errors=[{"artifact": None, "code": "rejected", "message": str(error)}]
         )
@@ -260,22 +282,29 @@ async def make_plan(order: CreateExportRequest, services: Services) -> ExportPla
     read = await read_catalog(
         services.database.catalog, order.repo_guid, order.inputs.full_path, order.inputs.event_ids
     )
-    rate = parse_frame_rate(order.media.frame_rate or services.settings.default_frame_rate)
-    drop_frame = supports_drop_frame(rate) if order.media.drop_frame is None else order.media.drop_frame
     by_type = group_by_data_type(read.events)
     if not read.events and (order.outputs.requested_types() or order.outputs.selects.enabled):
         scope = f"repo_guid {order.repo_guid!r}, full_path {order.inputs.full_path!r}"
         ids = f", {len(order.inputs.event_ids)} event_ids" if order.inputs.event_ids else ""
         raise ExportRejected(f"the catalog has no events for {scope}{ids}")
+    full_path = order.inputs.full_path or single_asset_path(read.events)
+    media, media_warnings = await load_media(order.media, full_path, services.settings)
+    timing = decide_timing(order.media, media, services.settings.default_frame_rate)
+    try:
+        start_frame = timecode_to_frame(order.media.start_timecode, timing.rate, timing.drop_frame)
+    except TimecodeError as error:
+        raise ExportRejected(f"start_timecode at the media's rate {rational_label(timing.rate)}: {error}") from None
     return ExportPlan(
         order=order,
-        full_path=order.inputs.full_path or single_asset_path(read.events),
-        rate=rate,
-        drop_frame=drop_frame,
-        start_frame=timecode_to_frame(order.media.start_timecode, rate, drop_frame),
+        full_path=full_path,
+        rate=timing.rate,
+        drop_frame=timing.drop_frame,
+        start_frame=start_frame,
         segments={name: merged(segments, order.outputs, name) for name, segments in by_type.items()},
         counts={name: len(segments) for name, segments in by_type.items()},
-        warnings=describe_warnings(read.warnings),
+        timing=timing,
+        media=media,
+        warnings=[*media_warnings, *timing.warnings, *describe_warnings(read.warnings)],
     )
 
 
@@ -365,15 +394,19 @@ def planned_steps(plan: ExportPlan) -> list[Step]:
     return steps
 
 
-async def write_package(run: JobRun, build: package.PackageBuild, plan: ExportPlan) -> list[dict[str, Any]]:
+async def write_package(
+    run: JobRun, build: package.PackageBuild, plan: ExportPlan, media_concurrency: int = 1
+) -> list[dict[str, Any]]:
     """Write every planned file; an artifact that fails is recorded and the others still written."""
     steps = planned_steps(plan)
     ranges = select_ranges(plan) if plan.order.outputs.selects.enabled else []
     plan.counts["selects"] = len(ranges)
     plan.counts["subclips"] = 0
     errors: list[dict[str, Any]] = []
+    # With media to cut, the timelines take the first part of the bar and ffmpeg the rest.
+    share = 85 if plan.media is None or not plan.order.media.needs_media else 25
     for index, step in enumerate(steps):
-        await run.progress(5 + 85 * index / max(len(steps), 1), f"writing {step.artifact_type}.{step.fmt}")
+        await run.progress(5 + share * index / max(len(steps), 1), f"writing {step.artifact_type}.{step.fmt}")
         try:
             written = await asyncio.to_thread(write_step, build, plan, step, ranges)
         except Exception as error:  # one artifact failing must not hide the others: recorded, job fails
@@ -381,6 +414,8 @@ async def write_package(run: JobRun, build: package.PackageBuild, plan: ExportPl
             errors.append({"artifact": step.relative, "code": "write_failed", "message": _error_text(error)})
             continue
         note_skipped(plan, step, written)
+    if plan.media is not None and plan.order.media.needs_media:
+        errors += await write_package_media(run, build, plan, media_concurrency)
     if not wants_llm_files(plan.order):
         return errors
     await run.progress(92, "writing the LLM files")
@@ -390,6 +425,17 @@ async def write_package(run: JobRun, build: package.PackageBuild, plan: ExportPl
         errors.append(
             {"artifact": instructions.INSTRUCTIONS_NAME, "code": "write_failed", "message": _error_text(error)}
         )
+    return errors
+
+
+async def write_package_media(
+    run: JobRun, build: package.PackageBuild, plan: ExportPlan, concurrency: int
+) -> list[dict[str, Any]]:
+    assert plan.media is not None
+    request = MediaRequest(plan.order.media, plan.full_path, plan.segments, concurrency)
+    errors, warnings, written = await write_media(build, plan.media, request, run.progress, (30, 90))
+    plan.warnings.extend(warnings)
+    plan.counts["subclips"] = written
     return errors
 
 
@@ -420,7 +466,7 @@ def note_skipped(plan: ExportPlan, step: Step, written: list[WrittenFile]) -> No
 def select_ranges(plan: ExportPlan) -> list[SelectRange]:
     selects = plan.order.outputs.selects
     chosen = [segment for name in selects.source for segment in plan.segments.get(name, [])]
-    return build_select_ranges(chosen, selects.handle_seconds, media_duration=None)
+    return build_select_ranges(chosen, selects.handle_seconds, media_duration=plan.timing.media_duration)
 
 
 def wants_llm_files(order: CreateExportRequest) -> bool:
@@ -465,9 +511,20 @@ def manifest_document(job: Job, build: package.PackageBuild, plan: ExportPlan) -
         "drop_frame": plan.drop_frame,
         "start_timecode": plan.order.media.start_timecode,
         "counts": {name: plan.counts.get(name, 0) for name in (*DATA_TYPES, "selects", "subclips")},
+        "media": media_manifest(plan),
         "artifacts": [artifact.as_manifest_entry() for artifact in build.artifacts],
         "warnings": plan.warnings,
     }
+
+
+def media_manifest(plan: ExportPlan) -> dict[str, Any] | None:
+    """The probe of the asset (and of a given proxy), named by the paths the work order gave."""
+    if plan.media is None:
+        return None
+    document = {"full_path": plan.media.asset.shown, **plan.media.asset.info.as_manifest()}
+    if plan.media.proxy is not None:
+        document["proxy"] = {"proxy_path": plan.media.proxy.shown, **plan.media.proxy.info.as_manifest()}
+    return document
 
 
 def _json_text(document: dict[str, Any]) -> str:

@@ -38,6 +38,8 @@ class Artifact:
     items: int
     url: str
     segments: int | None = None  # set when the file's items merge several segments (EDL markers)
+    # Fields of one kind of artifact (a subclip's source_in, source_out, duration ...).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_manifest_entry(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -50,6 +52,7 @@ class Artifact:
         }
         if self.segments is not None:
             entry["segments"] = self.segments
+        entry.update(self.extra)
         entry["url"] = self.url
         return entry
 

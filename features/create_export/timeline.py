@@ -45,6 +45,14 @@ class Timeline:
     height: int = 1080
     media_duration: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The media's own start timecode as a frame count at `rate`, when the media was probed; None
+    # without media, where the source side starts at 00:00:00:00 (SPEC §4 "Source timecode").
+    source_start_frame: int | None = None
+
+    @property
+    def source_offset(self) -> int:
+        """Frames to add to a position in the media to get its source timecode."""
+        return self.source_start_frame or 0
 
 
 @dataclass(frozen=True, slots=True)

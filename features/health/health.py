@@ -1,8 +1,10 @@
 """`GET /health` — is this process able to do its work? (SPEC §3)
 
-200 when the required checks pass (`mongodb`, `fabric_catalog`, `worker`), 503 naming the failing ones
-otherwise. `fabric_api` is reported but not required: exports work without it, and imports retry
-until it is back. Every check runs at once under its own timeout, so the answer never takes longer
+200 when the required checks pass (`mongodb`, `fabric_catalog`, `worker`, and `media` when
+`MEDIA_ROOTS` is set), 503 naming the failing ones otherwise. `fabric_api` is reported but not
+required: exports work without it, and imports retry until it is back. `media` (ffmpeg and ffprobe
+on PATH, the encoders the export uses, every root a readable folder) is `unconfigured` without roots.
+Every check runs at once under its own timeout, so the answer never takes longer
 than `CHECK_TIMEOUT_SECONDS` plus a little, whatever is down. Open without an API key, so load
 balancers and orchestrators can call it.
 """
@@ -10,7 +12,9 @@ balancers and orchestrators can call it.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -21,6 +25,8 @@ from pymongo.errors import PyMongoError
 from shared.db import Database
 from shared.fabric import FabricApi
 from shared.job_runner import JobRunner
+from shared.media_tools import REQUIRED_ENCODERS, available_encoders, locate
+from shared.settings import Settings
 
 CHECK_TIMEOUT_SECONDS = 3.0
 REQUIRED = ("mongodb", "fabric_catalog", "worker")
@@ -50,21 +56,26 @@ router = APIRouter(tags=["health"])
 )
 async def health(request: Request) -> JSONResponse:
     state = request.app.state
-    report = await handle(state.database, state.fabric_api, state.runner)
+    report = await handle(state.database, state.fabric_api, state.runner, state.settings)
     status_code = 200 if report.status == "ok" else 503
     return JSONResponse(report.model_dump(mode="json", exclude_none=True), status_code=status_code)
 
 
-async def handle(database: Database, fabric_api: FabricApi, runner: JobRunner) -> HealthReport:
-    names = ("mongodb", "fabric_catalog", "fabric_api", "worker")
+async def handle(
+    database: Database, fabric_api: FabricApi, runner: JobRunner, settings: Settings | None = None
+) -> HealthReport:
+    names = ("mongodb", "fabric_catalog", "fabric_api", "worker", "media")
+    roots = settings.media_roots if settings is not None else []
     results = await asyncio.gather(
         _timed(lambda: _check_mongodb(database)),
         _timed(lambda: _check_catalog(database)),
         _timed(lambda: _check_fabric_api(fabric_api)),
         _timed(lambda: _check_worker(runner)),
+        _timed(lambda: _check_media(roots)),
     )
     checks = dict(zip(names, results, strict=True))
-    failing = [name for name in REQUIRED if checks[name].status == "error"]
+    required = (*REQUIRED, "media") if roots else REQUIRED
+    failing = [name for name in required if checks[name].status == "error"]
     return HealthReport(status="unavailable" if failing else "ok", failing=failing, checks=checks)
 
 
@@ -104,6 +115,29 @@ async def _check_worker(runner: JobRunner) -> CheckResult:
         # The queue lives in the database, whose own check already says it is down.
         details = {"worker_id": runner.worker_id, "running": runner.running_counts(), "queued": None}
     return CheckResult(status="ok", details=details)
+
+
+async def _check_media(roots: list[Path]) -> CheckResult:
+    """Reported always; required (and `unconfigured` when not) only with MEDIA_ROOTS set."""
+    tools = {name: locate(name) for name in ("ffmpeg", "ffprobe")}
+    problems = [f"{name} not found on PATH" for name, found in tools.items() if found is None]
+    details: dict[str, Any] = {"ffmpeg": tools["ffmpeg"] is not None, "ffprobe": tools["ffprobe"] is not None}
+    if tools["ffmpeg"] is not None:
+        encoders = await available_encoders(tools["ffmpeg"])
+        missing = [name for name in REQUIRED_ENCODERS if name not in encoders]
+        problems += [f"ffmpeg has no {name} encoder" for name in missing]
+        details["encoders"] = {name: name in encoders for name in REQUIRED_ENCODERS}
+    unreadable = await asyncio.to_thread(_unreadable_roots, roots)
+    # Root paths are server layout: the check says how many, not which.
+    problems += [f"{len(unreadable)} of {len(roots)} MEDIA_ROOTS are not readable folders"] if unreadable else []
+    details["roots"] = len(roots)
+    if not roots:
+        return CheckResult(status="unconfigured", error="; ".join(problems) or None, details=details)
+    return CheckResult(status="error" if problems else "ok", error="; ".join(problems) or None, details=details)
+
+
+def _unreadable_roots(roots: list[Path]) -> list[Path]:
+    return [root for root in roots if not (os.path.isdir(root) and os.access(root, os.R_OK | os.X_OK))]
 
 
 def _short(error: Exception) -> str:

@@ -4,8 +4,9 @@ One line per segment, six tab-separated fields, as Media Composer itself exports
 
     AI Spark<TAB>01:00:07:21<TAB>V1<TAB>blue<TAB>comment text<TAB>48
 
-user, record timecode (the timeline's start plus the segment's start frame; `;` before the frames in
-drop frame), track, colour, comment, duration in frames (end frame - start frame, at least 1).
+user, timecode (the segment's start frame on the media's own start timecode when the media was
+probed, else on the timeline's record start; `;` before the frames in drop frame),
+track, colour, comment, duration in frames (end frame - start frame, at least 1).
 
 Choices:
 - User is `AI Spark`, so an editor can tell (and filter) imported markers from their own.
@@ -48,7 +49,13 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
 def _line(segment: Segment, timeline: Timeline, colour: str) -> str:
     start_frame = seconds_to_frame(segment.start, timeline.rate)
     end_frame = seconds_to_frame(segment.end, timeline.rate)
-    timecode = frame_to_timecode(timeline.start_frame + start_frame, timeline.rate, timeline.drop_frame)
+    timecode = frame_to_timecode(_list_start(timeline) + start_frame, timeline.rate, timeline.drop_frame)
     comment = truncate(single_line(segment.value), COMMENT_LIMIT)
     duration = max(1, end_frame - start_frame)
     return f"{USER}\t{timecode}\t{TRACK}\t{colour}\t{comment}\t{duration}\n"
+
+
+def _list_start(timeline: Timeline) -> int:
+    """With probed media the list is on the media's own timecode (markers on the source clip, where
+    Media Composer relinks); without media on the timeline's record start, as before."""
+    return timeline.start_frame if timeline.source_start_frame is None else timeline.source_start_frame

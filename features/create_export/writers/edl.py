@@ -10,7 +10,8 @@ Drop-frame timecodes put `;` before the frames, and only under `FCM: DROP FRAME`
 
 Marker EDL (`write_segments`), laid out exactly like Resolve's "Timeline Markers to EDL" export, which
 its "Timeline Markers from EDL" import reads back: each marker is a one-frame cut on reel `001` with
-source = record = the timeline's start plus the segment's start frame, two trailing spaces, then
+record = the timeline's start plus the segment's start frame and source = the media's start timecode
+plus that frame (without probed media source = record, as Resolve writes it), two trailing spaces, then
 
      |C:ResolveColorBlue |M:<name> |D:<frames>
 
@@ -26,7 +27,8 @@ the markers written (the events a reader finds) and `segments` the segments they
 Cut list (`write_selects`): one cut per range on reel `AX` (file-based source), channel `V`, the
 asset's file name in a `* FROM CLIP NAME:` comment (left out when the timeline has no path) and the
 select's label in a `* COMMENT:` line.
-Source in/out are the range's frames from 00:00:00:00; record in/out follow one another from the
+Source in/out are the range's frames from the media's start timecode (00:00:00:00 without probed
+media); record in/out follow one another from the
 timeline's start, each as long as its source. A range shorter than one frame is widened to one frame.
 
 CMX 3600 numbers events 001-999. Past 999 the events go on in `<stem>_part2.edl`, `<stem>_part3.edl`,
@@ -73,9 +75,9 @@ def write_selects(path: Path, ranges: Sequence[SelectRange], timeline: Timeline)
     record = timeline.start_frame
     with _EdlParts(path, timeline) as parts:
         for select in ranges:
-            source_in = seconds_to_frame(select.start, timeline.rate)
+            source_in = timeline.source_offset + seconds_to_frame(select.start, timeline.rate)
             # Zero-length events are dropped by importers (FORMAT-FACTS §9.5).
-            source_out = max(seconds_to_frame(select.end, timeline.rate), source_in + 1)
+            source_out = max(timeline.source_offset + seconds_to_frame(select.end, timeline.rate), source_in + 1)
             frames = (source_in, source_out, record, record + source_out - source_in)
             label = _edl_text(select.label, COMMENT_LIMIT)
             number = parts.next_event()
@@ -126,7 +128,9 @@ def _marker_name(segment: Segment) -> str:
 
 def _marker_event(number: int, marker: _Marker, colour: str, timeline: Timeline) -> str:
     record = timeline.start_frame + marker.frame
-    line = _event_line(number, MARKER_REEL, (record, record + 1, record, record + 1), timeline)
+    # Without probed media the source side is the record side, as Resolve's own marker export writes it.
+    source = record if timeline.source_start_frame is None else timeline.source_start_frame + marker.frame
+    line = _event_line(number, MARKER_REEL, (source, source + 1, record, record + 1), timeline)
     # Resolve ends event lines with two spaces; its importer is the reader this file is for.
     return f"{line}  \n |C:ResolveColor{colour} |M:{marker.name()} |D:{marker.duration}\n\n"
 

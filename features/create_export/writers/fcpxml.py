@@ -11,8 +11,10 @@ Layout (valid against Apple's FCPXMLv1_10.dtd; FORMAT-FACTS §4):
 Choices:
 - Every time is a rational number of seconds on a frame boundary, `frame × den / num s`
   (`1001/24000s` multiples at 23.976), from timecode.fcpxml_time; no decimals.
-- The clip sits at `offset = tcStart` with `start = 0s`, so a marker's `start` (clip-local time) is
-  simply its frame from the start of the media; FCP shows it at tcStart + that time.
+- The asset's `start` is the media's own start timecode (0s without probed media), so FCP relinks
+  it to the real file. The clip sits at `offset = tcStart` with `start` = the asset's start, and a
+  marker's `start` (clip-local time) is the asset's start plus its frame from the start of the media;
+  FCP shows it at tcStart + its frame.
 - Markers last `max(1 frame, end − start)`: FCP writes one-frame markers, never zero-length ones.
   FCPXML markers have no colour (no version's DTD declares one), so the data type is not shown.
 - `value` is the one-line name; `note` carries the full text (line breaks as `&#10;`) only when it
@@ -71,7 +73,7 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
         ref=ASSET_ID,
         name=asset_name(timeline),
         offset=fcpxml_time(timeline.start_frame, rate),
-        start="0s",
+        start=fcpxml_time(timeline.source_offset, rate),
         duration=fcpxml_time(layout.clip_frames, rate),
         tcFormat=_tc_format(timeline),
     )
@@ -81,7 +83,7 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
         for marker in layout.markers:
             name = marker_name(marker.segment)
             attributes = _attributes(
-                start=fcpxml_time(marker.start, rate),
+                start=fcpxml_time(timeline.source_offset + marker.start, rate),
                 duration=fcpxml_time(marker_frames(marker), rate),
                 value=name,
                 note=marker_note(marker.segment, name) or None,
@@ -104,7 +106,7 @@ def write_selects(path: Path, ranges: Sequence[SelectRange], timeline: Timeline)
                 ref=ASSET_ID,
                 name=clip_name(clip.select),
                 offset=fcpxml_time(timeline.start_frame + clip.record_start, rate),
-                start=fcpxml_time(clip.source_start, rate),
+                start=fcpxml_time(timeline.source_offset + clip.source_start, rate),
                 duration=fcpxml_time(clip.frames, rate),
                 tcFormat=_tc_format(timeline),
             )
@@ -133,7 +135,7 @@ def _write_head(out: IO[str], timeline: Timeline, asset_frames: int, sequence_fr
     asset = _attributes(
         id=ASSET_ID,
         name=asset_name(timeline),
-        start="0s",
+        start=fcpxml_time(timeline.source_offset, rate),
         duration=fcpxml_time(asset_frames, rate),
         hasVideo="1",
         format=FORMAT_ID,

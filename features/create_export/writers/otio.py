@@ -13,6 +13,8 @@ Choices:
   with opentimelineio and require its own re-serialisation to be identical to what was written.
 - Times are `RationalTime(frame, float(rate))`, which is how OTIO spells 24000/1001; the value is
   the exact frame, so `to_frames()` gives it back. `global_start_time` is timeline.start_frame.
+- Source times (the clip's `source_range`, the media's `available_range`, markers, which live in
+  the clip's source time) start at the media's own start timecode; 00:00:00:00 without probed media.
 - Marker colour tells the data type apart (transcript BLUE, events GREEN, comments YELLOW,
   markers RED; anything else RED, OTIO's default). Markers keep their true length: a segment shorter
   than a frame is a zero-duration (point) marker, which OTIO allows.
@@ -58,9 +60,9 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
     color = MARKER_COLORS.get(timeline.data_type, DEFAULT_MARKER_COLOR)
     with open_text(path) as out:
         _write_head(out, timeline)
-        out.write(_clip_head(asset_name(timeline), 0, layout.clip_frames, {}, rate))
+        out.write(_clip_head(asset_name(timeline), timeline.source_offset, layout.clip_frames, {}, rate))
         for index, marker in enumerate(layout.markers):
-            out.write(("\n," if index else "\n") + _dumps(_marker(marker, color, rate)))
+            out.write(("\n," if index else "\n") + _dumps(_marker(marker, color, rate, timeline.source_offset)))
         out.write("\n" + _clip_tail(timeline, layout.clip_frames))
         _write_tail(out)
     return [WrittenFile(path=path, items=len(layout.markers), skipped=layout.skipped)]
@@ -135,7 +137,7 @@ def _clip_tail(timeline: Timeline, asset_frames: int) -> str:
         "OTIO_SCHEMA": "ExternalReference.1",
         "metadata": {},
         "name": asset_name(timeline),
-        "available_range": time_range(0, asset_frames, float(timeline.rate)),
+        "available_range": time_range(timeline.source_offset, asset_frames, float(timeline.rate)),
         "available_image_bounds": None,
         "target_url": timeline.media_url,
     }
@@ -146,7 +148,7 @@ def _clip_tail(timeline: Timeline, asset_frames: int) -> str:
     )
 
 
-def _marker(marker: PlacedMarker, color: str, rate: float) -> dict[str, Any]:
+def _marker(marker: PlacedMarker, color: str, rate: float, offset: int) -> dict[str, Any]:
     segment = marker.segment
     name = marker_name(segment)
     return {
@@ -160,14 +162,15 @@ def _marker(marker: PlacedMarker, color: str, rate: float) -> dict[str, Any]:
         },
         "name": name,
         "color": color,
-        "marked_range": time_range(marker.start, marker.end - marker.start, rate),
+        "marked_range": time_range(offset + marker.start, marker.end - marker.start, rate),
         "comment": marker_note(segment, name),
     }
 
 
 def _select_clip(clip: PlacedSelect, timeline: Timeline, asset_frames: int) -> str:
     metadata = {METADATA_KEY: {"sourceIds": list(clip.select.source_ids)}}
-    head = _clip_head(clip_name(clip.select), clip.source_start, clip.frames, metadata, float(timeline.rate))
+    start = timeline.source_offset + clip.source_start
+    head = _clip_head(clip_name(clip.select), start, clip.frames, metadata, float(timeline.rate))
     return head + _clip_tail(timeline, asset_frames)
 
 

@@ -17,7 +17,8 @@ Choices:
   exports), so they show on the timeline ruler. `in` is the start frame; `out` the end frame, or -1
   (Premiere's point marker) for a segment shorter than a frame. xmeml markers have no colour.
 - `<name>` is the one-line name, `<comment>` the full text with line breaks when it differs.
-- The file is named by `pathurl` = the media URL; the media's own timecode is taken as 00:00:00:00.
+- The file is named by `pathurl` = the media URL; its `<timecode>` is the media's own start
+  timecode (00:00:00:00 without probed media). Clip `in`/`out` count from the file's first frame.
 - Where markers or selects reach past known media, see writers/layout.py.
 """
 
@@ -183,7 +184,7 @@ def _file_element(timeline: Timeline, asset_frames: int, indent: str) -> str:
         f"{indent}  <pathurl>{xml_text(timeline.media_url)}</pathurl>\n"
         f"{rate_element(timeline, indent + '  ')}"
         f"{indent}  <duration>{asset_frames}</duration>\n"
-        f"{_timecode_element(timeline, 0, indent + '  ')}"
+        f"{_timecode_element(timeline, timeline.source_offset, indent + '  ')}"
         f"{indent}  <media>\n"
         f"{indent}    <video>\n"
         f"{_sample_characteristics(timeline, indent + '      ')}"

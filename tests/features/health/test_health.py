@@ -83,3 +83,26 @@ async def test_unreachable_fabric_api_is_reported_but_not_required(make_settings
     assert response.status_code == 200
     assert response.json()["checks"]["fabric_api"]["status"] == "error"
     assert "refused" in response.json()["checks"]["fabric_api"]["error"]
+
+
+async def test_media_is_reported_but_not_required_without_media_roots(client: httpx.AsyncClient) -> None:
+    body = (await client.get("/health")).json()
+    assert body["checks"]["media"]["status"] == "unconfigured"
+    assert "media" not in body["failing"]
+
+
+async def test_media_is_required_with_media_roots(make_settings, app_factory, tmp_path) -> None:
+    good = await app_factory(make_settings(media_roots=[tmp_path]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=good), base_url="http://t") as http:
+        response = await http.get("/health")
+    media = response.json()["checks"]["media"]
+    assert response.status_code == 200 and media["status"] == "ok"
+    assert media["details"]["encoders"] == {"libx264": True, "aac": True}
+
+    bad = await app_factory(make_settings(media_roots=[tmp_path / "missing"]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=bad), base_url="http://t") as http:
+        response = await http.get("/health")
+    assert response.status_code == 503
+    assert "media" in response.json()["failing"]
+    assert "not readable folders" in response.json()["checks"]["media"]["error"]
+    assert str(tmp_path) not in response.text
