@@ -90,6 +90,8 @@ def read_xlsx_rows(path: Path) -> list[tuple]:
     assert rows[0] == CSV_HEADER
     assert all(len(row) == len(CSV_HEADER) for row in rows)
     return rows
+
+
 def _media_items(path: Path) -> int:
     """A proxy or subclip: ffprobe (not the code that cut it) finds a video stream in it."""
     command = ["ffprobe", "-v", "error", "-of", "json", "-show_streams", str(path)]

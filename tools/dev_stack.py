@@ -40,8 +40,8 @@ import httpx
 from dotenv import dotenv_values
 
 from tools.data_folder_lock import DataFolderInUse, folder_holder
-from tools.die_with_parent import die_with_parent
 from tools.demo_media import ensure_demo_media
+from tools.die_with_parent import die_with_parent
 from tools.embedded_mongo import EmbeddedMongo, free_port, port_is_free
 
 ROOT = Path(__file__).resolve().parents[1]
