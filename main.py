@@ -71,12 +71,14 @@ def job_kinds(services: Services) -> list[JobKind]:
             concurrency=services.settings.export_concurrency,
             process=partial(create_export.process, services=services),
             is_transient=create_export.is_transient,
+            repo_concurrency=services.settings.repo_export_concurrency,
         ),
         JobKind(
             kind=create_import.KIND,
             concurrency=services.settings.import_concurrency,
             process=partial(create_import.process, services=services),
             is_transient=create_import.is_transient,
+            repo_concurrency=services.settings.repo_import_concurrency,
         ),
     ]
 

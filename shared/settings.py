@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     job_timeout_seconds: float = Field(1800.0, ge=1, le=7 * 24 * 3600)
     shutdown_grace_seconds: float = Field(20.0, ge=0, le=3600)
     max_request_bytes: int = Field(10 * MiB, ge=1024, le=1024 * MiB)
+    # Scheduling (issue 15): a waiting job rises one priority level per aging period; 0 = no cap.
+    priority_aging_seconds: float = Field(600.0, gt=0, le=30 * 24 * 3600)
+    repo_export_concurrency: int = Field(0, ge=0, le=10_000)
+    repo_import_concurrency: int = Field(0, ge=0, le=10_000)
 
     @field_validator("media_roots", "api_keys", mode="before")
     @classmethod
