@@ -30,6 +30,8 @@ from features.health import health
 from features.list_exports import list_exports
 from features.list_imports import list_imports
 from features.metrics import metrics
+from features.update_export_priority import update_export_priority
+from features.update_import_priority import update_import_priority
 from shared.auth import ApiKeyMiddleware, document_api_keys
 from shared.db import connect, ensure_indexes_when_reachable
 from shared.fabric import FabricApi
@@ -53,11 +55,13 @@ FEATURE_ROUTERS = (
     list_imports.router,
     get_import.router,
     get_import_status.router,
+    update_import_priority.router,
     create_export.router,
     list_exports.router,
     get_export.router,
     get_export_status.router,
     cancel_export.router,
+    update_export_priority.router,
     download_artifact.router,
     download_package.router,
 )

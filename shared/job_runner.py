@@ -339,7 +339,7 @@ class JobRunner:
         skipped: list[Candidate] = []
         known = self._candidates[kind.kind]
         notes = HELD_NOTES_PER_PASS
-        while len(runs) < wanted and (candidate := known.pop()) is not None:
+        while len(runs) < wanted and not self._stopping and (candidate := known.pop()) is not None:
             if candidate.repo_guid in self._full_repos(kind.kind):
                 skipped.append(candidate)
                 if notes > 0 and candidate.job_id not in self._held_noted:
