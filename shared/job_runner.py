@@ -379,6 +379,7 @@ class JobRunner:
             await repo_slots.release(self.database, hold)
             return None
         self._holds[run.token] = hold
+        run.fence_on_expiry = True
         return run
 
     async def _repo_of(self, job_id: str) -> str | None:

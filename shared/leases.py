@@ -59,6 +59,9 @@ class JobRun:
     carry: dict[str, Any] = field(default_factory=dict)
     # The claim wrote the first progress ("started"): the next write is due an interval later.
     _last_progress: float = field(default_factory=time.monotonic)
+    # A run holding a repository slot (`shared/repo_slots.py`) writes nothing once its lease is out,
+    # even if no one took the job yet: by then its slot may be another run's.
+    fence_on_expiry: bool = False
 
     @property
     def job_id(self) -> str:
@@ -69,7 +72,10 @@ class JobRun:
         return self.job.attempts
 
     def _fence(self) -> dict[str, Any]:
-        return {"_id": self.job.id, "lease_token": self.token}
+        fence: dict[str, Any] = {"_id": self.job.id, "lease_token": self.token}
+        if self.fence_on_expiry:
+            fence["lease_expires"] = {"$gt": utc_now()}
+        return fence
 
     def _last_write_begins(self) -> None:
         """The run's work is over and only its last write is left: free its slot now, so claiming the
