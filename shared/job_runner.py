@@ -28,7 +28,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -50,6 +50,7 @@ LOOK_INTERVAL = 5.0  # seconds: the longest the known candidates go without a fr
 MAX_CANDIDATES = 1000
 MAX_BACKOFF_SECONDS = 60.0
 FULL_RECHECK_SECONDS = 0.5  # how long a repository at its cap is skipped before its slots are read again
+SLOT_MARGIN = 1.25  # a repository slot's expiry, in leases
 HELD_NOTES_PER_PASS = 8  # held-back jobs told why per claim pass (one small write each, once per job)
 log = logging.getLogger("ai_spark.jobs")
 
@@ -364,9 +365,9 @@ class JobRunner:
         repo = repo or await self._repo_of(candidate.job_id)
         if repo is None:
             return None
-        claim = Claim(self.worker_id, lease)
+        token = uuid.uuid4().hex
         hold = await repo_slots.acquire(
-            self.database, kind.kind, repo, kind.repo_concurrency, claim.token, candidate.job_id, claim.lease_expires
+            self.database, kind.kind, repo, kind.repo_concurrency, token, candidate.job_id, self._slot_expiry()
         )
         if hold is None:
             if fresh is not None:
@@ -374,6 +375,8 @@ class JobRunner:
             self._full[kind.kind][repo] = time.monotonic() + FULL_RECHECK_SECONDS
             await self._note_held_back(kind, Candidate(candidate.key, candidate.job_id, candidate.level, repo))
             return HELD
+        # The run begins once its slot is won, so its record never starts before the slot was free.
+        claim = Claim(self.worker_id, lease, token=token)
         run = await claim_job(self.database, kind.kind, candidate.job_id, self.worker_id, lease, fresh, claim=claim)
         if run is None:
             await repo_slots.release(self.database, hold)
@@ -381,6 +384,11 @@ class JobRunner:
         self._holds[run.token] = hold
         run.fence_on_expiry = True
         return run
+
+    def _slot_expiry(self) -> datetime:
+        """A slot outlives its run's lease by a quarter lease: the run stops writing when its lease is
+        out (`JobRun.fence_on_expiry`), so by the time the slot can be taken over the run is over."""
+        return utc_now() + timedelta(seconds=self.settings.lease_seconds * SLOT_MARGIN)
 
     async def _repo_of(self, job_id: str) -> str | None:
         document = await jobs(self.database).find_one({"_id": job_id}, projection={"repo_guid": 1})
@@ -543,8 +551,7 @@ class JobRunner:
         hold = self._holds.get(run.token)
         if hold is None:
             return True
-        expires = utc_now() + timedelta(seconds=run.lease_seconds)
-        if await repo_slots.extend(self.database, hold, expires):
+        if await repo_slots.extend(self.database, hold, self._slot_expiry()):
             return True
         log.warning("repository slot lost; handing the job back", extra={"job_id": run.job_id})
         self._holds.pop(run.token, None)

@@ -5,9 +5,9 @@ with one field per slot up to the cap; a holder is `{token, job_id, expires}`, `
 claim takes a slot before it takes the job, by compare-and-set on one field: the update matches only
 if that field still holds what the claimer read (free, or a holder whose lease has expired). So at
 most `cap` claims hold a slot at once, with single-document atomic updates only (no positional
-operator, no arrays to count). A slot's `expires` is its run's lease: the heartbeat extends both, the
-run's end frees the slot, and a slot whose run died (kill -9) is taken over once its lease is out, so
-a slot never leaks.
+operator, no arrays to count). A slot's `expires` follows its run's lease (a quarter lease longer,
+set by the runner): the heartbeat extends both, the run's end frees the slot, and a slot whose run
+died (kill -9) is taken over once it is out, so a slot never leaks.
 
 Cost, only with a cap set: a read and a write per claim, a write per heartbeat and one at the end.
 """

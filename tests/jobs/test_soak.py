@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import random
 import signal
+import threading
 import time
 from collections import Counter
 
+import httpx
 import pytest
 
 from shared.db import CATALOG_COLLECTION
-from tests.jobs.cluster import export_order, intervals, load_repos, peak_overlap, post_all, runs_never_overlap, wait
+from tests.jobs.cluster import export_order, intervals, load_repos, peak_overlap, runs_never_overlap, wait
 from tests.package_check import check_package
 from tests.processes import ServiceProcess, service_env
 from tools.fabric_stub import StubConfig, serve_in_thread
@@ -63,8 +65,9 @@ class Chaos:
         self.retired: list[ServiceProcess] = []
         self.done: Counter[str] = Counter()
 
-    def live(self) -> list[ServiceProcess]:
-        return [process for process in self.processes if process.process and process.process.poll() is None]
+    def run(self, until: float, stop: threading.Event) -> None:
+        while time.monotonic() < until and not stop.wait(self.rng.uniform(2, 4)):
+            self.strike()
 
     def strike(self) -> None:
         index = self.rng.randrange(len(self.processes))
@@ -91,9 +94,9 @@ class Chaos:
 def test_soak_three_processes_under_kill_and_stop(settings, mongo, tmp_path) -> None:
     rng = random.Random(15)
     database = mongo[settings.mongodb_db_name]
-    load_repos(mongo[settings.fabric_catalog_db][CATALOG_COLLECTION], REPOS, events=300)
+    load_repos(mongo[settings.fabric_catalog_db][CATALOG_COLLECTION], REPOS, events=2500)
     exports, imports = workload(rng)
-    with serve_in_thread(StubConfig()) as stub:
+    with serve_in_thread(StubConfig(latency_ms=400)) as stub:  # jobs long enough to be cut short
         env = service_env(
             settings,
             lease_seconds=LEASE,
@@ -109,13 +112,16 @@ def test_soak_three_processes_under_kill_and_stop(settings, mongo, tmp_path) -> 
         )
         chaos = Chaos(env, tmp_path, rng)
         try:
-            export_ids = post_all(chaos.processes, "/spark", exports, "spark_id")
-            import_ids = post_all(chaos.processes, "/spark/import", imports, "import_id")
+            stop = threading.Event()
+            striker = threading.Thread(target=chaos.run, args=(time.monotonic() + CHAOS_SECONDS, stop), daemon=True)
+            striker.start()
+            try:  # the jobs arrive over most of the chaos, so kills and freezes meet every stage of them
+                export_ids, import_ids = submit_during(chaos, exports, imports, CHAOS_SECONDS * 0.8)
+                striker.join()
+            finally:
+                stop.set()
+                striker.join(timeout=30)
             ids = export_ids + import_ids
-            chaos_until = time.monotonic() + CHAOS_SECONDS
-            while time.monotonic() < chaos_until and unfinished(database, ids):
-                time.sleep(rng.uniform(2, 4))
-                chaos.strike()
             wait(lambda: not unfinished(database, ids), 240, f"unfinished: {unfinished(database, ids)}", 0.5)
             stats = stub.state
             accepted, duplicates = dict(stats.accepted), stats.duplicates
@@ -158,6 +164,33 @@ def test_soak_three_processes_under_kill_and_stop(settings, mongo, tmp_path) -> 
     assert len(accepted) == len(import_ids) * 3 and accepted_twice == [] and missing == []
     assert packages == len(export_ids)
     assert chaos.done["kill"] + chaos.done["stop"] >= 5
+
+
+def submit_during(chaos: Chaos, exports: list[dict], imports: list[dict], seconds: float) -> tuple[list, list]:
+    """POST every job, spread over `seconds`, each to a random process; a process that is dead,
+    restarting or frozen gets the same job again elsewhere under the same `Idempotency-Key`."""
+    bodies = [("/spark", "spark_id", body) for body in exports] + [("/spark/import", "import_id", b) for b in imports]
+    chaos.rng.shuffle(bodies)
+    found: dict[str, list[str]] = {"spark_id": [], "import_id": []}
+    pause = seconds / len(bodies)
+    for number, (path, id_field, body) in enumerate(bodies):
+        found[id_field].append(post_until_stored(chaos, path, body, f"soak-{number}")[id_field])
+        time.sleep(pause)
+    return found["spark_id"], found["import_id"]
+
+
+def post_until_stored(chaos: Chaos, path: str, body: dict, key: str) -> dict:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        process = chaos.rng.choice(chaos.processes)
+        try:
+            response = httpx.post(process.url + path, json=body, headers={"Idempotency-Key": key}, timeout=3)
+        except httpx.HTTPError:
+            continue
+        if response.status_code in (200, 202):
+            return response.json()
+        assert response.status_code >= 500, response.text
+    raise AssertionError(f"no process stored job {key}")
 
 
 def unfinished(database, ids: list[str]) -> int:
