@@ -28,13 +28,11 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pymongo.errors import PyMongoError
 
-from shared import repo_slots
 from shared.candidates import Candidate, CandidateQueue
 from shared.db import Database
 from shared.jobs import Job, JobStatus, Submitted, jobs, queue_stats, utc_now
@@ -42,6 +40,7 @@ from shared.leases import Claim, JobCancelled, JobRun, LeaseLost, claim_job, fin
 from shared.metrics import Metrics
 from shared.priority import EARLIEST, HIGH, level
 from shared.queue_control import note_jump, read_jumps
+from shared.repo_caps import RepoCaps
 from shared.settings import Settings
 
 POLL_SECONDS = 1.0
@@ -49,8 +48,6 @@ LOOK_AHEAD = 256  # ids a look keeps beyond the free slots, claimed later by id
 LOOK_INTERVAL = 5.0  # seconds: the longest the known candidates go without a fresh look ahead of them
 MAX_CANDIDATES = 1000
 MAX_BACKOFF_SECONDS = 60.0
-FULL_RECHECK_SECONDS = 0.5  # how long a repository at its cap is skipped before its slots are read again
-SLOT_MARGIN = 1.25  # a repository slot's expiry, in leases
 HELD_NOTES_PER_PASS = 8  # held-back jobs told why per claim pass (one small write each, once per job)
 log = logging.getLogger("ai_spark.jobs")
 
@@ -99,10 +96,7 @@ class JobRunner:
         # the queue is known to mix priorities, so that it is read before every claim from memory.
         self._jumps_seen = dict.fromkeys(self.kinds, 0)
         self._mixed_until = dict.fromkeys(self.kinds, 0.0)
-        # Repositories at their cap, skipped until the time noted; slots held by this process's runs.
-        self._full: dict[str, dict[str, float]] = {kind: {} for kind in self.kinds}
-        self._holds: dict[str, repo_slots.SlotHold] = {}
-        self._held_noted: set[str] = set()
+        self._caps = RepoCaps(database, settings.lease_seconds, self.kinds)
         # Jobs submitted here, as inserted, until claimed: the claim then needs no document back.
         self._copies: OrderedDict[str, Job] = OrderedDict()
         self._last_look = dict.fromkeys(self.kinds, 0.0)
@@ -329,7 +323,7 @@ class JobRunner:
         """
         self._last_look[kind] = time.monotonic()
         self._jumps_seen[kind] = await read_jumps(self.database, kind)  # before the read: no jump missed
-        found = await find_candidates(self.database, kind, wanted + LOOK_AHEAD, skip_repos=self._full_repos(kind))
+        found = await find_candidates(self.database, kind, wanted + LOOK_AHEAD, skip_repos=self._caps.full(kind))
         if any(candidate.level != LEVEL_NORMAL for candidate in found):
             self._mixed_until[kind] = time.monotonic() + self.settings.priority_aging_seconds
         self._candidates[kind].replace(found)
@@ -341,11 +335,13 @@ class JobRunner:
         known = self._candidates[kind.kind]
         notes = HELD_NOTES_PER_PASS
         while len(runs) < wanted and not self._stopping and (candidate := known.pop()) is not None:
-            if candidate.repo_guid in self._full_repos(kind.kind):
+            if candidate.repo_guid in self._caps.full(kind.kind):
                 skipped.append(candidate)
-                if notes > 0 and candidate.job_id not in self._held_noted:
+                if notes > 0 and not self._caps.noted(candidate.job_id):
                     notes -= 1
-                    await self._note_held_back(kind, candidate)
+                    await self._caps.note_waiting(
+                        kind.kind, kind.repo_concurrency, candidate.job_id, candidate.repo_guid
+                    )
                 continue
             outcome = await self._claim(kind, candidate)
             if outcome is HELD:
@@ -365,57 +361,24 @@ class JobRunner:
         repo = repo or await self._repo_of(candidate.job_id)
         if repo is None:
             return None
-        token = uuid.uuid4().hex
-        hold = await repo_slots.acquire(
-            self.database, kind.kind, repo, kind.repo_concurrency, token, candidate.job_id, self._slot_expiry()
-        )
+        hold = await self._caps.take(kind.kind, repo, kind.repo_concurrency, candidate.job_id)
         if hold is None:
             if fresh is not None:
                 self._copies[candidate.job_id] = fresh
-            self._full[kind.kind][repo] = time.monotonic() + FULL_RECHECK_SECONDS
-            await self._note_held_back(kind, Candidate(candidate.key, candidate.job_id, candidate.level, repo))
+            await self._caps.note_waiting(kind.kind, kind.repo_concurrency, candidate.job_id, repo)
             return HELD
         # The run begins once its slot is won, so its record never starts before the slot was free.
-        claim = Claim(self.worker_id, lease, token=token)
+        claim = Claim(self.worker_id, lease, token=hold.token)
         run = await claim_job(self.database, kind.kind, candidate.job_id, self.worker_id, lease, fresh, claim=claim)
         if run is None:
-            await repo_slots.release(self.database, hold)
+            await self._caps.give_back(hold)
             return None
-        self._holds[run.token] = hold
-        run.fence_on_expiry = True
+        self._caps.held_by(run, hold)
         return run
-
-    def _slot_expiry(self) -> datetime:
-        """A slot outlives its run's lease by a quarter lease: the run stops writing when its lease is
-        out (`JobRun.fence_on_expiry`), so by the time the slot can be taken over the run is over."""
-        return utc_now() + timedelta(seconds=self.settings.lease_seconds * SLOT_MARGIN)
 
     async def _repo_of(self, job_id: str) -> str | None:
         document = await jobs(self.database).find_one({"_id": job_id}, projection={"repo_guid": 1})
         return document.get("repo_guid") if document else None
-
-    def _full_repos(self, kind: str) -> set[str]:
-        now = time.monotonic()
-        full = self._full[kind]
-        for repo in [repo for repo, until in full.items() if until <= now]:
-            del full[repo]
-        return set(full)
-
-    async def _note_held_back(self, kind: JobKind, candidate: Candidate) -> None:
-        """Say on the waiting job why it waits (once per job and process: one small write)."""
-        if candidate.job_id in self._held_noted:
-            return
-        if len(self._held_noted) > MAX_CANDIDATES * 4:
-            self._held_noted.clear()
-        self._held_noted.add(candidate.job_id)
-        step = (
-            f"waiting for a slot: {kind.repo_concurrency} {kind.kind}s of repository "
-            f"{candidate.repo_guid} are running (its cap)"
-        )
-        await jobs(self.database).update_one(
-            {"_id": candidate.job_id, "status": JobStatus.pending, "progress.step": {"$ne": step}},
-            {"$set": {"progress.step": step}},
-        )
 
     async def _start(self, kind: JobKind, run: JobRun) -> int:
         if run.attempt > self.settings.max_attempts:
@@ -443,18 +406,8 @@ class JobRunner:
             self._slot_freed(run.job.kind)
 
     async def _release_slot(self, run: JobRun) -> None:
-        """Free the run's repository slot once its last write is done (a slot left by a failed
-        release frees when its lease runs out)."""
-        hold = self._holds.pop(run.token, None)
-        if hold is None:
-            return
-        try:
-            await repo_slots.release(self.database, hold)
-        except PyMongoError as error:
-            log.warning("cannot free a repository slot", extra={"job_id": run.job_id, "error": str(error)[:200]})
-        repo = run.job.repo_guid
-        self._full[run.job.kind].pop(repo, None)
-        self._slot_freed(run.job.kind)
+        if await self._caps.release(run):
+            self._slot_freed(run.job.kind)  # a job of that repository may be waiting
 
     def _slot_freed(self, kind: str) -> None:
         if not self._stopping:
@@ -546,15 +499,10 @@ class JobRunner:
                 return
 
     async def _extend_slot(self, run: JobRun) -> bool:
-        """Keep the run's repository slot as long as its lease. A run whose slot was taken over (its
-        lease ran out unseen) hands its job back rather than run past the cap."""
-        hold = self._holds.get(run.token)
-        if hold is None:
-            return True
-        if await repo_slots.extend(self.database, hold, self._slot_expiry()):
+        """Keep the run's repository slot; a run whose slot was taken over hands its job back."""
+        if await self._caps.extend(run):
             return True
         log.warning("repository slot lost; handing the job back", extra={"job_id": run.job_id})
-        self._holds.pop(run.token, None)
         run.handing_back = True
         return False
 
