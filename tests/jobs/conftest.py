@@ -33,9 +33,9 @@ def cluster(tmp_path):
     started: list[ServiceProcess] = []
 
     def start(env: dict[str, str], name: str) -> ServiceProcess:
-        process = ServiceProcess(env, tmp_path / f"{name}.log", name).start(timeout=90)
-        started.append(process)
-        return process
+        process = ServiceProcess(env, tmp_path / f"{name}.log", name)
+        started.append(process)  # before it starts: one that never gets healthy is stopped too
+        return process.start(timeout=90)
 
     yield start
     for process in started:

@@ -61,9 +61,13 @@ class Chaos:
 
     def __init__(self, env: dict[str, str], tmp_path, rng: random.Random) -> None:
         self.env, self.tmp_path, self.rng = env, tmp_path, rng
-        self.processes = [ServiceProcess(env, tmp_path / f"api{n}.log", f"api{n}").start(timeout=90) for n in range(3)]
+        self.processes = [ServiceProcess(env, tmp_path / f"api{n}.log", f"api{n}") for n in range(3)]
         self.retired: list[ServiceProcess] = []
         self.done: Counter[str] = Counter()
+
+    def start(self) -> None:
+        for process in self.processes:
+            process.start(timeout=90)
 
     def run(self, until: float, stop: threading.Event) -> None:
         while time.monotonic() < until and not stop.wait(self.rng.uniform(2, 4)):
@@ -94,7 +98,7 @@ class Chaos:
 def test_soak_three_processes_under_kill_and_stop(settings, mongo, tmp_path) -> None:
     rng = random.Random(15)
     database = mongo[settings.mongodb_db_name]
-    load_repos(mongo[settings.fabric_catalog_db][CATALOG_COLLECTION], REPOS, events=2500)
+    load_repos(mongo[settings.fabric_catalog_db][CATALOG_COLLECTION], REPOS, events=600)
     exports, imports = workload(rng)
     with serve_in_thread(StubConfig(latency_ms=400)) as stub:  # jobs long enough to be cut short
         env = service_env(
@@ -112,6 +116,7 @@ def test_soak_three_processes_under_kill_and_stop(settings, mongo, tmp_path) -> 
         )
         chaos = Chaos(env, tmp_path, rng)
         try:
+            chaos.start()
             stop = threading.Event()
             striker = threading.Thread(target=chaos.run, args=(time.monotonic() + CHAOS_SECONDS, stop), daemon=True)
             striker.start()
