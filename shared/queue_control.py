@@ -45,13 +45,10 @@ async def change_priority(
     409 once it has left `pending`. Its wait so far still counts: the key is reckoned from its
     creation, as at its insert."""
     job = await load_job_or_404(database, kind, job_id, noun)
-    if job.priority == priority and job.status == JobStatus.pending:
-        return job
-    not_pending = Conflict(
-        f"the {noun} is {job.status.value}: only a pending job's priority can change", slug="not-pending"
-    )
     if job.status != JobStatus.pending:
-        raise not_pending
+        raise _not_pending(noun, job.status)
+    if job.priority == priority:
+        return job
     changes = {"priority": priority, "queue_key": queue_key(priority, job.created_at, aging_seconds)}
     updated = await jobs(database).find_one_and_update(
         {"_id": job.id, "status": JobStatus.pending},
@@ -59,10 +56,11 @@ async def change_priority(
         return_document=ReturnDocument.AFTER,
     )
     if updated is None:  # claimed or cancelled since it was read
-        current = await load_job_or_404(database, kind, job_id, noun)
-        raise Conflict(
-            f"the {noun} is {current.status.value}: only a pending job's priority can change", slug="not-pending"
-        )
+        raise _not_pending(noun, (await load_job_or_404(database, kind, job_id, noun)).status)
     if level(priority) > level(job.priority):
         await note_jump(database, kind)
     return Job.model_validate_doc(updated)
+
+
+def _not_pending(noun: str, status: JobStatus) -> Conflict:
+    return Conflict(f"the {noun} is {status.value}: only a pending job's priority can change", slug="not-pending")
