@@ -34,6 +34,8 @@ from features.retention import retention
 from features.retry_export import retry_export
 from features.retry_import import retry_import
 from features.retry_jobs import retry_jobs
+from features.update_export_priority import update_export_priority
+from features.update_import_priority import update_import_priority
 from shared.auth import ApiKeyMiddleware, document_api_keys
 from shared.db import connect, ensure_indexes_when_reachable
 from shared.fabric import FabricApi
@@ -59,11 +61,13 @@ FEATURE_ROUTERS = (
     list_imports.router,
     get_import.router,
     get_import_status.router,
+    update_import_priority.router,
     create_export.router,
     list_exports.router,
     get_export.router,
     get_export_status.router,
     cancel_export.router,
+    update_export_priority.router,
     download_artifact.router,
     download_package.router,
     retry_export.router,
@@ -80,12 +84,14 @@ def job_kinds(services: Services) -> list[JobKind]:
             concurrency=services.settings.export_concurrency,
             process=partial(create_export.process, services=services),
             is_transient=create_export.is_transient,
+            repo_concurrency=services.settings.repo_export_concurrency,
         ),
         JobKind(
             kind=create_import.KIND,
             concurrency=services.settings.import_concurrency,
             process=partial(create_import.process, services=services),
             is_transient=create_import.is_transient,
+            repo_concurrency=services.settings.repo_import_concurrency,
         ),
     ]
 

@@ -12,7 +12,10 @@ scenario starts fresh processes on a fresh database:
   BackgroundTasks: no claims, leases, heartbeats or fences, and none of the service's per-request
   work either (validation, idempotency, auth, request ids, access logs, metrics);
 - bg-service: `bench/baseline_service.py`, the service itself with BackgroundTasks in place of the
-  job runner: everything but durability, so `durable ÷ bg-service` is the cost of durability alone.
+  job runner: everything but durability, so `durable ÷ bg-service` is the cost of durability alone;
+- durable-sched: the service with scheduling on: the jobs cycle through `low`, `normal` and `high`
+  priority and through `SCHED_REPOS` repositories, each capped at `--repo-cap` running exports
+  across the processes (`REPO_EXPORT_CONCURRENCY`), so `durable-sched ÷ durable` is their cost.
 
 All use the same `EXPORT_CONCURRENCY` per process.
 
@@ -81,8 +84,20 @@ JSON_FILE = Path("events") / "sdna_ai_spark_events.json"
 FINISHED = ["completed", "partially_completed", "failed", "cancelled"]
 TARGET_RATIO = 0.8
 POLL_SECONDS = 0.1
-DURABLE, BASELINE, BG_SERVICE = "durable", "baseline", "bg-service"
-SIDES = (DURABLE, BG_SERVICE, BASELINE)  # the order of the table rows
+DURABLE, BASELINE, BG_SERVICE, SCHED = "durable", "baseline", "bg-service", "durable-sched"
+SIDES = (DURABLE, SCHED, BG_SERVICE, BASELINE)  # the order of the table rows
+SCHED_REPOS = [REPO_GUID, *(f"{REPO_GUID}-{n}" for n in range(1, 4))]
+PRIORITY_CYCLE = ("low", "normal", "high")
+
+
+def order_for(side: str, number: int) -> dict[str, Any]:
+    """The work order of job `number`: always the same tiny export, on the scheduled side spread over
+    the priorities and the capped repositories."""
+    if side != SCHED:
+        return ORDER
+    return {**ORDER, "repo_guid": SCHED_REPOS[number % len(SCHED_REPOS)], "priority": PRIORITY_CYCLE[number % 3]}
+
+
 THROUGHPUT, LIGHT = "throughput", "light"
 
 
@@ -171,13 +186,19 @@ class Bench:
             "WORKERS": "1",
         }
 
+    def side_environment(self, side: str, database: str, exports: Path) -> dict[str, str]:
+        env = self.environment(database, exports)
+        if side == SCHED:
+            env["REPO_EXPORT_CONCURRENCY"] = str(self.args.repo_cap)
+        return env
+
     def run_scenario(self, side: str, load: str, processes: int, round_number: int) -> Measurement:
         number = len(self.databases)
         database = f"bench_{self.run_id}_{number}"
         self.databases.append(database)
         exports = self.workdir / f"exports-{number}"
-        env = self.environment(database, exports)
-        if side == DURABLE:
+        env = self.side_environment(side, database, exports)
+        if side in (DURABLE, SCHED):
             argv = (
                 shlex.split(self.args.service_command) if self.args.service_command else service_argv(self.args.profile)
             )
@@ -222,14 +243,14 @@ async def measure(bench: Bench, measurement: Measurement, processes: list[BenchP
         collection = mongo[database]["jobs"]
         async with httpx.AsyncClient(timeout=60, limits=limits) as http:
             if args.warmup:
-                warm = await submit_closed_loop(http, urls, args.warmup, args.clients)
+                warm = await submit_closed_loop(http, urls, args.warmup, args.clients, measurement.side)
                 if not await wait_finished(collection, [s.job_id for s in warm], 120, "warm-up"):
                     raise BenchError("the warm-up jobs did not finish within 120 s")
             cpu_before = cpu_snapshot(bench, processes)
             if measurement.load == THROUGHPUT:
-                submissions = await submit_closed_loop(http, urls, measurement.jobs, args.clients)
+                submissions = await submit_closed_loop(http, urls, measurement.jobs, args.clients, measurement.side)
             else:
-                submissions = await submit_open_loop(http, urls, measurement.jobs, args.light_rate)
+                submissions = await submit_open_loop(http, urls, measurement.jobs, args.light_rate, measurement.side)
         within = max(120.0, measurement.jobs * 1.5)
         finished = await wait_finished(collection, [s.job_id for s in submissions], within, "jobs")
         if not finished:
@@ -269,30 +290,34 @@ def merged_commands(workdir: Path, names: list[str]) -> dict[str, dict[str, floa
     return merged
 
 
-async def post(http: httpx.AsyncClient, url: str) -> Submission:
+async def post(http: httpx.AsyncClient, url: str, body: dict[str, Any] = ORDER) -> Submission:
     sent = time.time()
     started = time.perf_counter()
-    response = await http.post(url + "/spark", json=ORDER)
+    response = await http.post(url + "/spark", json=body)
     elapsed = (time.perf_counter() - started) * 1000
     if response.status_code != 202:
         raise BenchError(f"POST {url}/spark answered {response.status_code}: {response.text[:300]}")
     return Submission(response.json()["spark_id"], sent, elapsed)
 
 
-async def submit_closed_loop(http: httpx.AsyncClient, urls: list[str], jobs: int, clients: int) -> list[Submission]:
+async def submit_closed_loop(
+    http: httpx.AsyncClient, urls: list[str], jobs: int, clients: int, side: str = DURABLE
+) -> list[Submission]:
     """`clients` clients POST back to back until `jobs` are accepted, round-robin over the processes."""
     numbers = itertools.count()
     submissions: list[Submission] = []
 
     async def client() -> None:
         while (number := next(numbers)) < jobs:
-            submissions.append(await post(http, urls[number % len(urls)]))
+            submissions.append(await post(http, urls[number % len(urls)], order_for(side, number)))
 
     await asyncio.gather(*(client() for _ in range(clients)))
     return submissions
 
 
-async def submit_open_loop(http: httpx.AsyncClient, urls: list[str], jobs: int, rate: float) -> list[Submission]:
+async def submit_open_loop(
+    http: httpx.AsyncClient, urls: list[str], jobs: int, rate: float, side: str = DURABLE
+) -> list[Submission]:
     """One POST every 1/rate seconds on a fixed schedule, whether or not earlier ones have answered."""
     start = time.perf_counter() + 0.05
     posts = []
@@ -300,7 +325,7 @@ async def submit_open_loop(http: httpx.AsyncClient, urls: list[str], jobs: int, 
         delay = start + number / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        posts.append(asyncio.create_task(post(http, urls[number % len(urls)])))
+        posts.append(asyncio.create_task(post(http, urls[number % len(urls)], order_for(side, number))))
     return list(await asyncio.gather(*posts))
 
 
@@ -606,7 +631,8 @@ def _pinned_ferretdb() -> str:
 
 def load_catalog(url: str, database: str, events: int) -> None:
     with MongoClient(url, serverSelectionTimeoutMS=5000) as client:
-        client[database][CATALOG_COLLECTION].insert_many(synthetic_events(REPO_GUID, FULL_PATH, events))
+        for repo in SCHED_REPOS:  # the first is every side's; the others the scheduled side's
+            client[database][CATALOG_COLLECTION].insert_many(synthetic_events(repo, FULL_PATH, events))
 
 
 def drop_databases(url: str, names: list[str]) -> None:
@@ -638,10 +664,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--db-pid", type=int, help="PID of the MONGODB_URL server when it runs on this machine, to report its CPU"
     )
+    parser.add_argument(
+        "--repo-cap", type=int, default=2, help="REPO_EXPORT_CONCURRENCY of the durable-sched side (default 2)"
+    )
+    parser.add_argument(
+        "--sides", default=",".join(SIDES), help=f"sides to run, comma-separated (default {','.join(SIDES)})"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, exports)")
     args = parser.parse_args(argv)
     args.process_counts = [int(part) for part in args.processes.split(",") if part.strip()]
     args.load_list = [part.strip() for part in args.loads.split(",") if part.strip()]
+    args.side_list = [side for side in SIDES if side in {part.strip() for part in args.sides.split(",")}]
     if not set(args.load_list) <= {THROUGHPUT, LIGHT}:
         parser.error("--loads takes throughput, light or both")
     return args
@@ -695,7 +728,8 @@ def main(argv: list[str] | None = None) -> int:
 def run_rounds(bench: Bench) -> list[Measurement]:
     measurements = []
     for round_number in range(bench.args.repeat):
-        sides = SIDES[::-1] if round_number % 2 == 0 else SIDES
+        chosen = tuple(bench.args.side_list)
+        sides = chosen[::-1] if round_number % 2 == 0 else chosen
         progress(f"round {round_number + 1} of {bench.args.repeat}: {sides[0]} first")
         for processes in bench.args.process_counts:
             for load in bench.args.load_list:

@@ -34,10 +34,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from pymongo.errors import PyMongoError
 
+from shared.candidates import Candidate, CandidateQueue
 from shared.db import Database
-from shared.jobs import Job, JobStatus, Submitted, queue_stats
+from shared.jobs import Job, JobStatus, Submitted, jobs, queue_stats, utc_now
 from shared.leases import Claim, JobCancelled, JobRun, LeaseLost, claim_job, find_candidates
 from shared.metrics import Metrics
+from shared.priority import EARLIEST, HIGH, level
+from shared.queue_control import note_jump, read_jumps
+from shared.repo_caps import RepoCaps
 from shared.settings import Settings
 
 POLL_SECONDS = 1.0
@@ -47,6 +51,7 @@ MAX_CANDIDATES = 1000
 MAX_BACKOFF_SECONDS = 60.0
 TRACEBACK_LINES = 20  # the last lines of a failed run's traceback kept in its run record
 TRACEBACK_CHARS = 4000
+HELD_NOTES_PER_PASS = 8  # held-back jobs told why per claim pass (one small write each, once per job)
 log = logging.getLogger("ai_spark.jobs")
 
 
@@ -58,6 +63,8 @@ class JobKind:
     concurrency: int
     process: Callable[[JobRun], Awaitable[None]]
     is_transient: Callable[[BaseException], bool]
+    # Jobs of one repository running at once across every replica (0 = no cap; `shared/repo_slots.py`).
+    repo_concurrency: int = 0
 
 
 def default_worker_id() -> str:
@@ -85,9 +92,14 @@ class JobRunner:
         self.worker_id = worker_id or default_worker_id()
         self._running: dict[asyncio.Task[None], JobRun] = {}
         self._reserved = dict.fromkeys(self.kinds, 0)  # slots held by claims under way
-        # Ids likely claimable, oldest first: jobs submitted here while every slot was busy, and what
+        # Jobs likely claimable, in queue order: jobs submitted here while every slot was busy, and what
         # the last look saw beyond the free slots. Claiming one is a single update by `_id`.
-        self._candidates: dict[str, OrderedDict[str, None]] = {kind: OrderedDict() for kind in self.kinds}
+        self._candidates = {kind: CandidateQueue(MAX_CANDIDATES) for kind in self.kinds}
+        # The kind's queue-jump count as the last look began (`shared/queue_control.py`), and until when
+        # the queue is known to mix priorities, so that it is read before every claim from memory.
+        self._jumps_seen = dict.fromkeys(self.kinds, 0)
+        self._mixed_until = dict.fromkeys(self.kinds, 0.0)
+        self._caps = RepoCaps(database, settings.lease_seconds, self.kinds)
         # Jobs submitted here, as inserted, until claimed: the claim then needs no document back.
         self._copies: OrderedDict[str, Job] = OrderedDict()
         self._last_look = dict.fromkeys(self.kinds, 0.0)
@@ -120,11 +132,27 @@ class JobRunner:
             if claim is not None:
                 self._reserved[kind] -= 1
         if submitted.created:
+            await self._note_if_jumping(kind, submitted.job)
             await self._start_submitted(kind, submitted.job, claim)
         return submitted
 
+    async def _note_if_jumping(self, kind: str, job: Job) -> None:
+        """A high job that has to wait stands before the normal and low jobs other replicas hold in
+        memory: tell them (one small write, for such jobs only)."""
+        if job.status != JobStatus.pending or level(job.priority) < HIGH:
+            return
+        try:
+            jumps = await note_jump(self.database, kind)
+        except PyMongoError as error:  # the job is stored; other replicas find it at their next look
+            log.warning("cannot note a high-priority job", extra={"job_id": job.id, "error": str(error)[:200]})
+            return
+        if kind in self.kinds and jumps == self._jumps_seen[kind] + 1:
+            self._jumps_seen[kind] = jumps  # only this job jumped, and this runner knows it already
+
     def _reserve_for_insert(self, kind: str) -> Claim | None:
         if self._stopping or kind not in self.kinds or self._free_slots(kind) <= 0:
+            return None
+        if self.kinds[kind].repo_concurrency > 0:  # a capped job needs its repository's slot first
             return None
         self._reserved[kind] += 1
         return Claim(self.worker_id, self.settings.lease_seconds)
@@ -148,30 +176,35 @@ class JobRunner:
             self._copies[job.id] = job
             if len(self._copies) > MAX_CANDIDATES:
                 self._copies.popitem(last=False)  # claimed elsewhere long ago, most likely
+        candidate = _candidate_of(job) if job is not None and job.id == job_id else None
+        if candidate is not None and kind in self.kinds and candidate.level != LEVEL_NORMAL:
+            self._mixed_until[kind] = time.monotonic() + self.settings.priority_aging_seconds
         if kind in self.kinds and job_id is not None and not self._stopping and self._free_slots(kind) > 0:
             self._reserved[kind] += 1
-            task = asyncio.create_task(self._claim_directly(self.kinds[kind], job_id), name=f"claim {job_id}")
+            direct = self._claim_directly(self.kinds[kind], job_id, candidate)
+            task = asyncio.create_task(direct, name=f"claim {job_id}")
             self._claiming.add(task)
             task.add_done_callback(self._claiming.discard)
             return
-        if kind in self.kinds and job_id is not None and len(self._candidates[kind]) < MAX_CANDIDATES:
-            self._candidates[kind][job_id] = None  # claimed by id when a slot frees, no look needed
-            return
+        if kind in self.kinds and candidate is not None and self._candidates[kind].add(candidate):
+            return  # claimed by id when a slot frees, in its place in the queue, no look needed
         if kind in self.kinds:
             self._woken_kinds.add(kind)
         else:
             self._woken_kinds.update(self.kinds)
         self._wake.set()
 
-    async def _claim_directly(self, kind: JobKind, job_id: str) -> None:
+    async def _claim_directly(self, kind: JobKind, job_id: str, candidate: Candidate | None) -> None:
         try:
-            run = await self._claim(kind.kind, job_id)
+            run = await self._claim(kind, candidate or Candidate(EARLIEST, job_id))
         except PyMongoError as error:
             log.warning("cannot claim a new job; the poller will", extra={"job_id": job_id, "error": str(error)[:200]})
             run = None
         finally:
             self._reserved[kind.kind] -= 1
-        if run is None:
+        if not isinstance(run, JobRun):
+            if run is HELD and candidate is not None:
+                self._candidates[kind.kind].add(candidate)
             self.nudge(kind.kind)
             return
         await self._start(kind, run)
@@ -249,55 +282,111 @@ class JobRunner:
                 continue
             self._reserved[kind.kind] += free
             try:
-                runs = await self._claim_for(kind.kind, free)
+                runs = await self._claim_for(kind, free, timed=kinds is None)
             finally:
                 self._reserved[kind.kind] -= free
             for run in runs:
                 claimed += await self._start(kind, run)
         return claimed
 
-    async def _claim_for(self, kind: str, wanted: int) -> list[JobRun]:
-        """Claim from the known candidates; look in the database when they run out, and at least every
-        `LOOK_INTERVAL` seconds, so retries and jobs of dead workers are never starved by a backlog."""
-        if time.monotonic() - self._last_look[kind] > LOOK_INTERVAL:
-            await self._look(kind, wanted)
+    async def _claim_for(self, kind: JobKind, wanted: int, timed: bool = False) -> list[JobRun]:
+        """Claim from the known candidates; look in the database when they run out, when a job has
+        jumped the queue since the last look, and at least every `LOOK_INTERVAL` seconds, so retries
+        and jobs of dead workers are never starved by a backlog."""
+        name = kind.kind
+        if time.monotonic() - self._last_look[name] > LOOK_INTERVAL or await self._queue_jumped(name, timed):
+            await self._look(name, wanted)
         runs = await self._claim_known(kind, wanted)
         if len(runs) < wanted:
-            await self._look(kind, wanted - len(runs))
+            await self._look(name, wanted - len(runs))
             runs += await self._claim_known(kind, wanted - len(runs))
         return runs
 
+    async def _queue_jumped(self, kind: str, timed: bool) -> bool:
+        """Whether a job may stand before the best known candidate since the last look.
+
+        Only a job of higher priority can (`shared/priority.py`), and such a job bumps the kind's
+        jump count. It is read before every claim while the queue mixes priorities, and once a poll
+        otherwise: a queue of normal jobs pays no read per claim, and a high job submitted elsewhere
+        behind it is seen within a poll.
+        """
+        best = self._candidates[kind].peek()
+        if best is None or best.is_high or best.key <= utc_now():
+            return False  # nothing known, or the best already counts as high: no newer job passes it
+        if not timed and time.monotonic() > self._mixed_until[kind]:
+            return False
+        return await read_jumps(self.database, kind) != self._jumps_seen[kind]
+
     async def _look(self, kind: str, wanted: int) -> None:
-        """Put the oldest claimable jobs in front of the known candidates, which stay behind them.
+        """Merge the first claimable jobs into the known candidates, all in queue order.
 
         On FerretDB a look decodes every pending job to sort them, whatever the limit, so one look takes
         many ids: with a deep backlog, looking again for every few claims cost as much as the claims.
+        Repositories at their cap are left out, so their jobs never stand in front of the others'.
         """
         self._last_look[kind] = time.monotonic()
-        found = await find_candidates(self.database, kind, wanted + LOOK_AHEAD)
-        merged = OrderedDict.fromkeys(found)
-        for job_id in self._candidates[kind]:
-            if len(merged) >= MAX_CANDIDATES:
-                break
-            merged[job_id] = None
-        self._candidates[kind] = merged
+        self._jumps_seen[kind] = await read_jumps(self.database, kind)  # before the read: no jump missed
+        found = await find_candidates(self.database, kind, wanted + LOOK_AHEAD, skip_repos=self._caps.full(kind))
+        if any(candidate.level != LEVEL_NORMAL for candidate in found):
+            self._mixed_until[kind] = time.monotonic() + self.settings.priority_aging_seconds
+        self._candidates[kind].replace(found)
 
-    async def _claim_known(self, kind: str, wanted: int) -> list[JobRun]:
+    async def _claim_known(self, kind: JobKind, wanted: int) -> list[JobRun]:
+        """Claim known candidates best first, stepping past those whose repository is at its cap."""
         runs: list[JobRun] = []
-        known = self._candidates[kind]
-        while known and len(runs) < wanted:
-            job_id, _ = known.popitem(last=False)
-            if (run := await self._claim(kind, job_id)) is not None:
-                runs.append(run)
+        skipped: list[Candidate] = []
+        known = self._candidates[kind.kind]
+        notes = HELD_NOTES_PER_PASS
+        while len(runs) < wanted and not self._stopping and (candidate := known.pop()) is not None:
+            if candidate.repo_guid in self._caps.full(kind.kind):
+                skipped.append(candidate)
+                if notes > 0 and not self._caps.noted(candidate.job_id):
+                    notes -= 1
+                    await self._caps.note_waiting(
+                        kind.kind, kind.repo_concurrency, candidate.job_id, candidate.repo_guid
+                    )
+                continue
+            outcome = await self._claim(kind, candidate)
+            if outcome is HELD:
+                skipped.append(candidate)
+            elif outcome is not None:
+                runs.append(outcome)
+        known.extend(skipped)
         return runs
 
-    async def _claim(self, kind: str, job_id: str) -> JobRun | None:
-        fresh = self._copies.pop(job_id, None)
-        return await claim_job(self.database, kind, job_id, self.worker_id, self.settings.lease_seconds, fresh)
+    async def _claim(self, kind: JobKind, candidate: Candidate) -> JobRun | object | None:
+        """Claim one candidate: a run, None when it is gone, or `HELD` when its repository is at its cap."""
+        fresh = self._copies.pop(candidate.job_id, None)
+        lease = self.settings.lease_seconds
+        if kind.repo_concurrency <= 0:
+            return await claim_job(self.database, kind.kind, candidate.job_id, self.worker_id, lease, fresh)
+        repo = candidate.repo_guid or (fresh.repo_guid if fresh is not None else None)
+        repo = repo or await self._repo_of(candidate.job_id)
+        if repo is None:
+            return None
+        hold = await self._caps.take(kind.kind, repo, kind.repo_concurrency, candidate.job_id)
+        if hold is None:
+            if fresh is not None:
+                self._copies[candidate.job_id] = fresh
+            await self._caps.note_waiting(kind.kind, kind.repo_concurrency, candidate.job_id, repo)
+            return HELD
+        # The run begins once its slot is won, so its record never starts before the slot was free.
+        claim = Claim(self.worker_id, lease, token=hold.token)
+        run = await claim_job(self.database, kind.kind, candidate.job_id, self.worker_id, lease, fresh, claim=claim)
+        if run is None:
+            await self._caps.give_back(hold)
+            return None
+        self._caps.held_by(run, hold)
+        return run
+
+    async def _repo_of(self, job_id: str) -> str | None:
+        document = await jobs(self.database).find_one({"_id": job_id}, projection={"repo_guid": 1})
+        return document.get("repo_guid") if document else None
 
     async def _start(self, kind: JobKind, run: JobRun) -> int:
         if run.attempt > self.settings.max_attempts:
             await self._give_up(run)
+            await self._release_slot(run)
             return 0
         self._launch(kind, run)
         return 1
@@ -319,6 +408,10 @@ class JobRunner:
         if run is not None and not run.work_done:  # else its slot was freed as its last write began
             self._slot_freed(run.job.kind)
 
+    async def _release_slot(self, run: JobRun) -> None:
+        if await self._caps.release(run):
+            self._slot_freed(run.job.kind)  # a job of that repository may be waiting
+
     def _slot_freed(self, kind: str) -> None:
         if not self._stopping:
             self._woken_kinds.add(kind)  # another job of this kind may be waiting
@@ -339,6 +432,7 @@ class JobRunner:
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
+            await self._release_slot(run)
             seconds = time.perf_counter() - started
             log.info("job ended", extra={**context, "outcome": outcome, "duration_ms": round(seconds * 1000, 1)})
             if self.metrics is not None:
@@ -396,7 +490,7 @@ class JobRunner:
         while True:
             await asyncio.sleep(interval)
             try:
-                alive = await run.heartbeat()
+                alive = await run.heartbeat() and await self._extend_slot(run)
             except PyMongoError as error:
                 # Keep the run going: if the database comes back before the lease runs out, nothing is lost.
                 log.warning("heartbeat failed", extra={"job_id": run.job_id, "error": str(error)[:200]})
@@ -407,12 +501,28 @@ class JobRunner:
                     processing.cancel()
                 return
 
+    async def _extend_slot(self, run: JobRun) -> bool:
+        """Keep the run's repository slot; a run whose slot was taken over hands its job back."""
+        if await self._caps.extend(run):
+            return True
+        log.warning("repository slot lost; handing the job back", extra={"job_id": run.job_id})
+        run.handing_back = True
+        return False
+
     @staticmethod
     async def _fenced(write: Awaitable[None]) -> None:
         try:
             await write
         except LeaseLost:
             log.warning("a final write found the lease taken; another run owns the job")
+
+
+HELD = object()  # a claim held back by its repository's cap
+LEVEL_NORMAL = level("normal")
+
+
+def _candidate_of(job: Job) -> Candidate:
+    return Candidate(job.queue_key or EARLIEST, job.id, level(job.priority), job.repo_guid)
 
 
 def describe_error(error: BaseException) -> str:

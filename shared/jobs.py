@@ -31,6 +31,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shared.db import Database
+from shared.priority import DEFAULT_PRIORITY, queue_key
 from shared.problems import Conflict, Problem
 
 JOBS_COLLECTION = "jobs"
@@ -68,6 +69,9 @@ class Job(Model):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     not_before: datetime
+    # Its place in the queue (`shared/priority.py`): claims take the smallest first.
+    priority: str = DEFAULT_PRIORITY
+    queue_key: datetime | None = None
     attempts: int = 0
     lease_token: str | None = None
     lease_expires: datetime | None = None
@@ -91,10 +95,12 @@ class Job(Model):
 
 INDEXES: dict[str, list[IndexModel]] = {
     JOBS_COLLECTION: [
-        # Claims: pending jobs whose time has come, oldest first. The look for expired leases uses its
-        # `{kind, status: processing}` prefix too: processing jobs are few (the live slots, and the
-        # jobs of workers that died), so an index of its own only made every job write dearer.
-        IndexModel([("kind", ASCENDING), ("status", ASCENDING), ("not_before", ASCENDING)], name="claim_pending"),
+        # Claims: pending jobs in queue order (priority with aging, `shared/priority.py`); `not_before`
+        # is checked on the way, since only retries waiting out their backoff have it in the future.
+        # The look for expired leases uses its `{kind, status: processing}` prefix too: processing
+        # jobs are few (the live slots, and the jobs of workers that died), so an index of its own
+        # only made every job write dearer.
+        IndexModel([("kind", ASCENDING), ("status", ASCENDING), ("queue_key", ASCENDING)], name="claim_queue"),
         # Lists: one repository's jobs, newest first, with a stable tie-break on the id.
         IndexModel(
             [("kind", ASCENDING), ("repo_guid", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
@@ -153,6 +159,8 @@ async def submit_job(
     as_sent: Any = None,
     job_id: str | None = None,
     claimed: Mapping[str, Any] | None = None,
+    priority: str = DEFAULT_PRIORITY,
+    aging_seconds: float = 600.0,
 ) -> Submitted:
     """Store a new job, or return the first job stored under the same `Idempotency-Key`.
 
@@ -160,6 +168,7 @@ async def submit_job(
     body as the client sent it (defaults such as "now" left out), which is what a replay must match.
     `claimed` are the fields of a claim made by the insert itself (`shared.leases.Claim.at_insert`):
     the job is then stored `processing` under that lease, created the moment it was claimed.
+    `priority` and `aging_seconds` (PRIORITY_AGING_SECONDS) give its place in the queue.
     """
     if not await database.indexes_ready(within=INDEX_WAIT_SECONDS):
         # Without the unique key index a replayed Idempotency-Key would store a second job.
@@ -175,6 +184,8 @@ async def submit_job(
         created_at=now,
         updated_at=now,
         not_before=now,
+        priority=priority,
+        queue_key=queue_key(priority, now, aging_seconds),
         idempotency_key=key,
         request_hash=request_hash,
         payload=payload,

@@ -1,10 +1,11 @@
 """Claiming a job and fencing every write of the run that holds it (SPEC §7).
 
-`claim` takes the oldest pending job whose `not_before` has passed, or a processing job whose lease
-expired (its worker died or stalled), with one atomic `find_one_and_update` that makes it
-`processing` under a new lease token. `JobRun` is that run's only way to write: every write is matched on
-`{_id, lease_token}`, and one that matches nothing raises `LeaseLost` — the job belongs to another
-run now, and this one must stop without writing anything else.
+`claim` takes the first pending job in queue order (`shared/priority.py`) whose `not_before` has
+passed, or a processing job whose lease expired (its worker died or stalled), with one atomic
+`find_one_and_update` that makes it `processing` under a new lease token. `JobRun` is that run's
+only way to write: every write is matched on `{_id, lease_token}`, and one that matches nothing
+raises `LeaseLost` — the job belongs to another run now, and this one must stop without writing
+anything else.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
 
+from shared.candidates import Candidate
 from shared.db import Database
 from shared.jobs import Job, JobStatus, jobs, queued_progress, utc_now
 
@@ -57,6 +59,9 @@ class JobRun:
     carry: dict[str, Any] = field(default_factory=dict)
     # The claim wrote the first progress ("started"): the next write is due an interval later.
     _last_progress: float = field(default_factory=time.monotonic)
+    # A run holding a repository slot (`shared/repo_slots.py`) writes nothing once its lease is out,
+    # even if no one took the job yet: by then its slot may be another run's.
+    fence_on_expiry: bool = False
 
     @property
     def job_id(self) -> str:
@@ -67,7 +72,10 @@ class JobRun:
         return self.job.attempts
 
     def _fence(self) -> dict[str, Any]:
-        return {"_id": self.job.id, "lease_token": self.token}
+        fence: dict[str, Any] = {"_id": self.job.id, "lease_token": self.token}
+        if self.fence_on_expiry:
+            fence["lease_expires"] = {"$gt": utc_now()}
+        return fence
 
     def _last_write_begins(self) -> None:
         """The run's work is over and only its last write is left: free its slot now, so claiming the
@@ -234,35 +242,46 @@ async def claim(database: Database, kind: str, worker_id: str, lease_seconds: fl
 
 
 async def claim_many(database: Database, kind: str, worker_id: str, lease_seconds: float, wanted: int) -> list[JobRun]:
-    """Take up to `wanted` of the oldest claimable jobs of `kind`, oldest first: one look, then one
+    """Take up to `wanted` of the first claimable jobs of `kind` in queue order: one look, then one
     atomic claim per candidate (`claim_job`) until enough were won."""
     runs: list[JobRun] = []
-    for job_id in await find_candidates(database, kind, wanted + LOOK_SLACK):
+    for candidate in await find_candidates(database, kind, wanted + LOOK_SLACK):
         if len(runs) == wanted:
             break
-        run = await claim_job(database, kind, job_id, worker_id, lease_seconds)
+        run = await claim_job(database, kind, candidate.job_id, worker_id, lease_seconds)
         if run is not None:
             runs.append(run)
     return runs
 
 
-async def find_candidates(database: Database, kind: str, limit: int) -> list[str]:
-    """The ids of the oldest claimable jobs of `kind`: a plain read, not a claim.
+CANDIDATE_FIELDS = {"queue_key": 1, "priority": 1, "repo_guid": 1}
+
+
+async def find_candidates(
+    database: Database, kind: str, limit: int, skip_repos: Collection[str] = ()
+) -> list[Candidate]:
+    """The first claimable jobs of `kind` in queue order (priority with aging, then age): a plain
+    read, not a claim. `skip_repos` are repositories whose cap is full: their jobs would only stand
+    in front of the others'.
 
     Claiming is always `claim_job`'s atomic update, which re-checks the conditions; looking is kept
     apart so its cost is shared by many claims. Pending and expired jobs are two reads, each on one
-    status, rather than one `$or`: each is a `{kind, status}` range of the `claim_pending` index on
+    status, rather than one `$or`: each is a `{kind, status}` range of the `claim_queue` index on
     MongoDB, and FerretDB's SQLite backend can only narrow a query by a top-level equality
     (`tools/ferretdb/sqlite_pushdown.go`).
     """
     now = utc_now()
-    order = [("not_before", 1), ("_id", 1)]
-    found: list[dict[str, Any]] = []
+    order = [("queue_key", 1), ("_id", 1)]
+    scope: dict[str, Any] = {"kind": kind}
+    if skip_repos:
+        scope["repo_guid"] = {"$nin": sorted(skip_repos)}
+    found: list[Candidate] = []
     for condition in (pending_due(now), lease_expired(now)):
-        cursor = jobs(database).find({"kind": kind, **condition}, projection={"not_before": 1}).sort(order)
-        found += await cursor.limit(limit).batch_size(limit).to_list(length=limit)  # one reply, no getMore
-    found.sort(key=lambda document: (document["not_before"], document["_id"]))
-    return [document["_id"] for document in found[:limit]]
+        cursor = jobs(database).find({**scope, **condition}, projection=CANDIDATE_FIELDS).sort(order)
+        documents = await cursor.limit(limit).batch_size(limit).to_list(length=limit)  # one reply, no getMore
+        found += [Candidate.from_document(document) for document in documents]
+    found.sort()
+    return found[:limit]
 
 
 @dataclass(frozen=True)
@@ -333,14 +352,21 @@ class Claim:
 
 
 async def claim_job(
-    database: Database, kind: str, job_id: str, worker_id: str, lease_seconds: float, fresh: Job | None = None
+    database: Database,
+    kind: str,
+    job_id: str,
+    worker_id: str,
+    lease_seconds: float,
+    fresh: Job | None = None,
+    claim: Claim | None = None,
 ) -> JobRun | None:
     """Take this job if it is still claimable: one atomic update by `_id`.
 
     `fresh` is the job as this process inserted it, when it has it: then the update need not send the
-    document back (see `_claim_fresh`).
+    document back (see `_claim_fresh`). `claim` is the claim to make, when its token was given out
+    already (to a repository slot, `shared/repo_slots.py`).
     """
-    claim = Claim(worker_id, lease_seconds)
+    claim = claim or Claim(worker_id, lease_seconds)
     if fresh is not None and fresh.status == JobStatus.pending and fresh.started_at is None:
         return await _claim_fresh(database, fresh, claim)
     before = await jobs(database).find_one_and_update(

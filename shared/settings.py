@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     failed_retention_days: int = Field(90, ge=0, le=36_500)  # 0: failed jobs kept forever
     retention_interval_seconds: float = Field(3600.0, ge=1, le=7 * 24 * 3600)
     retention_batch_size: int = Field(100, ge=1, le=10_000)
+    # Scheduling (issue 15): a waiting job rises one priority level per aging period; 0 = no cap.
+    priority_aging_seconds: float = Field(600.0, gt=0, le=30 * 24 * 3600)
+    repo_export_concurrency: int = Field(0, ge=0, le=10_000)
+    repo_import_concurrency: int = Field(0, ge=0, le=10_000)
 
     @field_validator("media_roots", "api_keys", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ Control API (no key needed; this is a test tool):
     GET    /_stub/faults     the queue and the latency
     DELETE /_stub/faults     empty the queue, latency back to 0
     GET    /_stub/received   every recorded push, oldest first (`arrived_at`: epoch seconds)
+    GET    /_stub/stats      pushes received, accepted (once per `Idempotency-Key`) and duplicates
     DELETE /_stub/received   reset everything to the state the stub started in
     GET /, GET /health       200 `{"status": "ok"}` (the service's health check pings the base URL)
 
@@ -99,10 +100,15 @@ class StubState:
     faults: deque[dict[str, Any]] = field(default_factory=deque)
     latency_ms: int = 0
     received: list[dict[str, Any]] = field(default_factory=list)
+    # Like Fabric, a key accepted once is not accepted again: the replay answers as the first did.
+    accepted: dict[str, int] = field(default_factory=dict)  # Idempotency-Key → events created
+    duplicates: int = 0
 
     def reset(self) -> None:
         """Back to the start-up state: start-up faults re-armed, nothing recorded."""
         self.received.clear()
+        self.accepted.clear()
+        self.duplicates = 0
         self.faults.clear()
         self.latency_ms = self.config.latency_ms
         self.faults.extend(shorthand_faults(self.config.fail_times, self.config.fail_status, self.config.retry_after))
@@ -162,7 +168,7 @@ async def push_insights(request: Request) -> Response:
     elif "status" in fault:
         response = _planned_response(fault)
     else:
-        response = _answer(record, state.config.api_key is not None)
+        response = _deduplicated(state, record, _answer(record, state.config.api_key is not None))
 
     record["status"] = response.status_code
     record["duration_ms"] = round((time.monotonic() - began) * 1000, 1)
@@ -232,6 +238,20 @@ def _retry_after_header(value: float | int | str) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _deduplicated(state: StubState, record: dict[str, Any], response: Response) -> Response:
+    """Accept each `Idempotency-Key` once; a replay of an accepted one is counted and answered as
+    the first was, creating nothing."""
+    key = record["idempotency_key"]
+    if key is None or not 200 <= response.status_code < 300:
+        return response
+    if key in state.accepted:
+        state.duplicates += 1
+        record["duplicate"] = True
+        return JSONResponse({"ok": True, "created": state.accepted[key], "replayed": True})
+    state.accepted[key] = len(record["body"]["insightEvents"])
+    return response
 
 
 def _answer(record: dict[str, Any], key_required: bool) -> Response:
@@ -330,6 +350,13 @@ async def get_received(request: Request) -> Response:
     return JSONResponse(request.app.state.stub.received)
 
 
+async def get_stats(request: Request) -> Response:
+    state: StubState = request.app.state.stub
+    return JSONResponse(
+        {"received": len(state.received), "accepted": len(state.accepted), "duplicates": state.duplicates}
+    )
+
+
 async def reset(request: Request) -> Response:
     state: StubState = request.app.state.stub
     state.reset()
@@ -354,6 +381,7 @@ def create_stub_app(config: StubConfig | None = None) -> Starlette:
         Route("/_stub/faults", clear_faults, methods=["DELETE"]),
         Route("/_stub/received", get_received, methods=["GET"]),
         Route("/_stub/received", reset, methods=["DELETE"]),
+        Route("/_stub/stats", get_stats, methods=["GET"]),
     ]
     app = Starlette(routes=routes)
     app.state.stub = StubState(config or StubConfig())

@@ -134,6 +134,8 @@ async def handle(
         idempotency_key=idempotency_key,
         as_sent=order.model_dump(mode="json", exclude_unset=True),
         claimed=claimed,
+        priority=order.priority,
+        aging_seconds=services.settings.priority_aging_seconds,
     )
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from features.create_export.timecode import TimecodeError, parse_frame_rate, supports_drop_frame, timecode_to_frame
+from shared.priority import Priority
 
 Format = Literal["json", "csv", "xlsx", "srt", "vtt", "edl", "fcpxml", "xmeml", "otio", "avid"]
 SelectsFormat = Literal["edl", "fcpxml", "xmeml", "otio"]
@@ -188,6 +189,7 @@ class CreateExportRequest(BaseModel):
     outputs: Outputs = Field(default_factory=Outputs)
     media: MediaOptions = Field(default_factory=MediaOptions)
     metadata: Metadata = Field(default_factory=Metadata)
+    priority: Priority = Field(Priority.normal, description="claims take high first; a waiting job rises with age")
 
     @model_validator(mode="after")
     def _asks_for_something(self) -> CreateExportRequest:

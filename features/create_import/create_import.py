@@ -175,6 +175,8 @@ async def handle(
         as_sent=document.model_dump(mode="json", exclude_unset=True),
         job_id=import_id,
         claimed=claimed,
+        priority=document.priority,
+        aging_seconds=services.settings.priority_aging_seconds,
     )
     if not submitted.created:
         await _drop_batches(services, import_id, len(chunks))

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from shared.priority import Priority
+
 SCHEMA_VERSION = "sdna.spark.import.v1"
 MAX_HIGHLIGHTS = 10_000
 
@@ -103,3 +105,4 @@ class CreateImportRequest(BaseModel):
     tag: str | None = Field(None, max_length=100)
     import_job_name: str | None = Field(None, max_length=255)
     highlights: list[Highlight] = Field(min_length=1, max_length=MAX_HIGHLIGHTS)
+    priority: Priority = Field(Priority.normal, description="claims take high first; a waiting job rises with age")

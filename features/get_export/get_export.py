@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from shared.db import DatabaseDep
 from shared.jobs import JobStatus, load_job_or_404
+from shared.priority import Priority
 from shared.problems import problem_responses
 
 
@@ -112,6 +113,7 @@ class ExportPackage(BaseModel):
 class ExportJobView(BaseModel):
     spark_id: str
     status: JobStatus
+    priority: Priority
     repo_guid: str
     work_order: WorkOrder
     progress: ExportProgress
@@ -147,6 +149,7 @@ async def handle(database: Any, spark_id: str) -> ExportJobView:
     return ExportJobView(
         spark_id=job.id,
         status=job.status,
+        priority=job.priority,
         repo_guid=job.repo_guid,
         work_order=job.payload,
         progress=ExportProgress(**job.progress),

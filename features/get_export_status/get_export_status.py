@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from shared.db import Database, DatabaseDep
 from shared.jobs import JobStatus, find_job_fields
+from shared.priority import DEFAULT_PRIORITY, Priority
 from shared.problems import problem_responses
 
 
@@ -24,6 +25,7 @@ class StatusProgress(BaseModel):
 class ExportStatus(BaseModel):
     spark_id: str
     status: JobStatus
+    priority: Priority
     progress: StatusProgress
     attempts: int
     created_at: datetime
@@ -45,7 +47,7 @@ async def get_export_status(spark_id: uuid.UUID, database: DatabaseDep) -> Expor
     return await handle(database, str(spark_id))
 
 
-STATUS_FIELDS = ("status", "progress", "attempts", "created_at", "started_at", "completed_at", "error")
+STATUS_FIELDS = ("status", "priority", "progress", "attempts", "created_at", "started_at", "completed_at", "error")
 
 
 async def handle(database: Database, spark_id: str) -> ExportStatus:
@@ -53,6 +55,7 @@ async def handle(database: Database, spark_id: str) -> ExportStatus:
     return ExportStatus(
         spark_id=job["_id"],
         status=job["status"],
+        priority=job.get("priority", DEFAULT_PRIORITY),
         progress=StatusProgress(**job["progress"]),
         attempts=job["attempts"],
         created_at=job["created_at"],

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from shared.db import Database, DatabaseDep
 from shared.jobs import JobStatus, load_job_or_404
+from shared.priority import Priority
 from shared.problems import problem_responses
 
 
@@ -59,6 +60,7 @@ class ImportRetry(BaseModel):
 class ImportJobView(BaseModel):
     import_id: str
     status: JobStatus
+    priority: Priority
     asset: ImportAssetView
     tag: str | None
     import_job_name: str | None
@@ -95,6 +97,7 @@ async def handle(database: Database, import_id: str) -> ImportJobView:
     return ImportJobView(
         import_id=job.id,
         status=job.status,
+        priority=job.priority,
         asset=ImportAssetView(**job.payload["asset"]),
         tag=job.payload.get("tag"),
         import_job_name=job.payload.get("import_job_name"),

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from shared.db import Database, DatabaseDep
 from shared.jobs import JobStatus, find_job_fields
+from shared.priority import DEFAULT_PRIORITY, Priority
 from shared.problems import problem_responses
 
 
@@ -24,6 +25,7 @@ class ImportStatusProgress(BaseModel):
 class ImportStatus(BaseModel):
     import_id: str
     status: JobStatus
+    priority: Priority
     progress: ImportStatusProgress
     attempts: int
     items_total: int
@@ -50,6 +52,7 @@ async def get_import_status(import_id: uuid.UUID, database: DatabaseDep) -> Impo
 
 STATUS_FIELDS = (
     "status",
+    "priority",
     "progress",
     "attempts",
     "result.items_total",
@@ -67,6 +70,7 @@ async def handle(database: Database, import_id: str) -> ImportStatus:
     return ImportStatus(
         import_id=job["_id"],
         status=job["status"],
+        priority=job.get("priority", DEFAULT_PRIORITY),
         progress=ImportStatusProgress(**job["progress"]),
         attempts=job["attempts"],
         items_total=job["result"]["items_total"],

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from shared.db import Database, DatabaseDep
 from shared.jobs import JobStatus, list_jobs
+from shared.priority import DEFAULT_PRIORITY, Priority
 from shared.problems import problem_responses
 
 ExportStatusFilter = JobStatus
@@ -22,6 +23,7 @@ ExportStatusFilter = JobStatus
 class ExportSummary(BaseModel):
     spark_id: str
     status: JobStatus
+    priority: Priority
     full_path: str | None
     progress_percent: float
     attempts: int
@@ -55,7 +57,15 @@ async def list_exports(
     return await handle(database, repo_guid, status, limit, cursor)
 
 
-SUMMARY_FIELDS = ("status", "payload.inputs.full_path", "progress.percent", "attempts", "completed_at", "error")
+SUMMARY_FIELDS = (
+    "status",
+    "priority",
+    "payload.inputs.full_path",
+    "progress.percent",
+    "attempts",
+    "completed_at",
+    "error",
+)
 
 
 async def handle(
@@ -69,6 +79,7 @@ async def handle(
             ExportSummary(
                 spark_id=job["_id"],
                 status=job["status"],
+                priority=job.get("priority", DEFAULT_PRIORITY),
                 full_path=job["payload"]["inputs"].get("full_path"),
                 progress_percent=job["progress"]["percent"],
                 attempts=job["attempts"],

@@ -14,12 +14,14 @@ from pydantic import BaseModel
 
 from shared.db import Database, DatabaseDep
 from shared.jobs import JobStatus, list_jobs
+from shared.priority import DEFAULT_PRIORITY, Priority
 from shared.problems import problem_responses
 
 
 class ImportSummary(BaseModel):
     import_id: str
     status: JobStatus
+    priority: Priority
     full_path: str
     import_job_name: str | None
     items_total: int
@@ -57,6 +59,7 @@ async def list_imports(
 
 SUMMARY_FIELDS = (
     "status",
+    "priority",
     "payload.asset.fullPath",
     "payload.import_job_name",
     "result.items_total",
@@ -78,6 +81,7 @@ async def handle(
             ImportSummary(
                 import_id=job["_id"],
                 status=job["status"],
+                priority=job.get("priority", DEFAULT_PRIORITY),
                 full_path=job["payload"]["asset"]["fullPath"],
                 import_job_name=job["payload"].get("import_job_name"),
                 items_total=job["result"]["items_total"],

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from pymongo.errors import AutoReconnect
 
+from shared.candidates import Candidate
 from shared.job_runner import JobKind, JobRunner
 from shared.jobs import JobStatus, jobs, load_job, submit_job, utc_now
 from shared.leases import JobRun
@@ -353,7 +354,7 @@ async def test_a_timed_look_keeps_the_known_candidates(database, make_settings, 
     runner = runner_for(database, make_settings, process, concurrency=1)
     submitted = [await submit_job(database, "test", "repo", {"n": n}) for n in range(3)]
     for one in submitted:
-        runner._candidates["test"][one.job.id] = None  # known, as if nudged while every slot was busy
+        runner._candidates["test"].add(Candidate.from_document(one.job.model_dump_doc()))  # as if nudged
     runner._last_look["test"] = 0.0  # a look is due first
     runner.start()
     finished = [await wait_for(database, one.job.id, {"completed"}) for one in submitted]
@@ -362,18 +363,23 @@ async def test_a_timed_look_keeps_the_known_candidates(database, make_settings, 
     assert [job.status for job in finished] == [JobStatus.completed] * 3
 
 
-async def test_a_look_puts_the_oldest_jobs_ahead_of_the_known_ones(database, make_settings, monkeypatch) -> None:
+async def test_a_look_merges_with_the_known_candidates_in_queue_order(database, make_settings, monkeypatch) -> None:
     from shared import job_runner
 
-    async def look(*args, **kwargs) -> list[str]:
-        return ["older-1", "known-2", "older-3"]
+    base = utc_now()
+
+    def at(seconds: float, job_id: str) -> Candidate:
+        return Candidate(base + timedelta(seconds=seconds), job_id)
+
+    async def look(*args, **kwargs) -> list[Candidate]:
+        return [at(1, "older-1"), at(4, "known-2"), at(5, "older-3")]
 
     async def process(run: JobRun) -> None:
         raise AssertionError("nothing runs here")
 
     monkeypatch.setattr(job_runner, "find_candidates", look)
     runner = runner_for(database, make_settings, process)
-    runner._candidates["test"].update(dict.fromkeys(["known-1", "known-2"]))
+    runner._candidates["test"].extend([at(9, "known-1"), at(4, "known-2")])
     await runner._look("test", 1)
 
-    assert list(runner._candidates["test"]) == ["older-1", "known-2", "older-3", "known-1"]
+    assert runner._candidates["test"].ids() == ["older-1", "known-2", "older-3", "known-1"]

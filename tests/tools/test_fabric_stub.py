@@ -316,3 +316,26 @@ async def test_start_up_planned_answers_come_after_the_fail_times_shorthand() ->
     async with _client(config) as client:
         statuses = [(await _push(client, key=None)).status_code for _ in range(4)]
     assert statuses == [500, 408, 200, 200]
+
+
+async def test_an_idempotency_key_is_accepted_once_and_replays_are_counted(stub: httpx.AsyncClient) -> None:
+    first = await stub.post(INSIGHTS_PATH, json=BODY, headers={"apiKey": KEY, "Idempotency-Key": "imp:0"})
+    replay = await stub.post(INSIGHTS_PATH, json=BODY, headers={"apiKey": KEY, "Idempotency-Key": "imp:0"})
+    other = await stub.post(INSIGHTS_PATH, json=BODY, headers={"apiKey": KEY, "Idempotency-Key": "imp:1"})
+    stats = (await stub.get("/_stub/stats")).json()
+
+    assert first.json() == {"ok": True, "created": 2}
+    assert replay.status_code == 200 and replay.json() == {"ok": True, "created": 2, "replayed": True}
+    assert other.json() == {"ok": True, "created": 2}
+    assert stats == {"received": 3, "accepted": 2, "duplicates": 1}
+    await stub.delete("/_stub/received")
+    assert (await stub.get("/_stub/stats")).json() == {"received": 0, "accepted": 0, "duplicates": 0}
+
+
+async def test_a_refused_push_does_not_use_up_its_key(stub: httpx.AsyncClient) -> None:
+    await stub.post("/_stub/faults", json={"status": 503})
+    refused = await stub.post(INSIGHTS_PATH, json=BODY, headers={"apiKey": KEY, "Idempotency-Key": "imp:0"})
+    accepted = await stub.post(INSIGHTS_PATH, json=BODY, headers={"apiKey": KEY, "Idempotency-Key": "imp:0"})
+
+    assert refused.status_code == 503 and accepted.json() == {"ok": True, "created": 2}
+    assert (await stub.get("/_stub/stats")).json()["duplicates"] == 0

@@ -12,6 +12,7 @@ async def test_status_has_the_spec_fields(client) -> None:
     assert set(body) == {
         "spark_id",
         "status",
+        "priority",
         "progress",
         "attempts",
         "created_at",

@@ -24,6 +24,7 @@ async def test_status_has_the_counts(client) -> None:
     assert set(status) == {
         "import_id",
         "status",
+        "priority",
         "progress",
         "attempts",
         "items_total",
