@@ -18,6 +18,8 @@ from typing import Any
 
 from shared.db import Database
 from shared.jobs import Job, JobStatus, is_job_id, jobs, queued_progress, utc_now
+from shared.priority import HIGH, level, queue_key
+from shared.queue_control import note_jump
 
 # `partially_completed` (an import some of whose batches failed) too: re-sending what Fabric has not
 # accepted is what an import retry is for, and only such an import has accepted batches to skip.
@@ -34,8 +36,10 @@ class RequeueOutcome:
     job: Job | None = None
 
 
-async def requeue(database: Database, kind: str, job_id: str) -> RequeueOutcome:
-    """Back to `pending` as a new round of attempts, if the job is failed, cancelled or partially completed."""
+async def requeue(database: Database, kind: str, job_id: str, aging_seconds: float) -> RequeueOutcome:
+    """Back to `pending` as a new round of attempts, if the job is failed, cancelled or partially completed.
+    It queues again from now at its priority (`aging_seconds` is PRIORITY_AGING_SECONDS): a retried job
+    waits behind the jobs queued before its retry instead of jumping them with its old place."""
     if not is_job_id(job_id):
         return RequeueOutcome("missing")
     collection = jobs(database)
@@ -51,9 +55,11 @@ async def requeue(database: Database, kind: str, job_id: str) -> RequeueOutcome:
         now = utc_now()
         outcome = await collection.update_one(
             {"_id": job.id, "status": job.status, "updated_at": job.updated_at, "deleting": {"$ne": True}},
-            _requeue_update(job, now),
+            _requeue_update(job, now, aging_seconds),
         )
         if outcome.matched_count == 1:
+            if level(job.priority) == HIGH:  # runners holding queued jobs in memory must look again
+                await note_jump(database, kind)
             changed = await collection.find_one({"_id": job.id})
             return RequeueOutcome("requeued", Job.model_validate_doc(changed) if changed else job)
     # It kept changing under us: someone else is acting on it; say what it is now.
@@ -61,13 +67,14 @@ async def requeue(database: Database, kind: str, job_id: str) -> RequeueOutcome:
     return RequeueOutcome("not_retryable", Job.model_validate_doc(latest)) if latest else RequeueOutcome("missing")
 
 
-def _requeue_update(job: Job, now: Any) -> dict[str, Any]:
+def _requeue_update(job: Job, now: Any, aging_seconds: float) -> dict[str, Any]:
     # `started_at` is left as it is: a job never claimed keeps None, which is what lets a process that
     # still holds the job's document as inserted claim it from that copy (`leases._claim_fresh`).
     return {
         "$set": {
             "status": JobStatus.pending,
             "not_before": now,
+            "queue_key": queue_key(job.priority, now, aging_seconds),
             "updated_at": now,
             "completed_at": None,
             "lease_token": None,

@@ -78,8 +78,8 @@ async def sweep(services: Services, kind: str, status: JobStatus, cutoff: dateti
     """Every job of `kind` finished with `status` before `cutoff`, a batch at a time (by `_id`, so a
     job that could not be deleted is passed over instead of found again)."""
     batch = services.settings.retention_batch_size
-    # `not_before` never comes after `completed_at`: the condition lets the `claim_pending` index
-    # ({kind, status, not_before}) narrow the scan on MongoDB.
+    # The `{kind, status}` prefix of the `claim_queue` index narrows the scan on MongoDB; `not_before`
+    # never comes after `completed_at`, so its condition only drops what could not match anyway.
     expired = {"kind": kind, "status": status, "not_before": {"$lt": cutoff}, "completed_at": {"$lt": cutoff}}
     last_id: str | None = None
     while True:

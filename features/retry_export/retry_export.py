@@ -45,7 +45,7 @@ async def retry_export(spark_id: uuid.UUID, services: ServicesDep, runner: Runne
 
 
 async def handle(services: Services, spark_id: str) -> ExportRetryAccepted:
-    outcome = await requeue(services.database, KIND, spark_id)
+    outcome = await requeue(services.database, KIND, spark_id, services.settings.priority_aging_seconds)
     if outcome.effect == "missing" or outcome.job is None:
         raise NotFound(f"no export with id {spark_id}")
     job = outcome.job

@@ -49,7 +49,7 @@ async def retry_import(import_id: uuid.UUID, services: ServicesDep, runner: Runn
 
 
 async def handle(services: Services, import_id: str) -> ImportRetryAccepted:
-    outcome = await requeue(services.database, KIND, import_id)
+    outcome = await requeue(services.database, KIND, import_id, services.settings.priority_aging_seconds)
     if outcome.effect == "missing" or outcome.job is None:
         raise NotFound(f"no import with id {import_id}")
     job = outcome.job

@@ -95,9 +95,10 @@ async def handle(request: RetryJobsRequest, services: Services) -> tuple[RetryJo
         return RetryJobsResult(dry_run=True, matched=found.total, retried=0, ids=sample), set()
     retried: list[str] = []
     kinds: set[str] = set()
+    aging_seconds = services.settings.priority_aging_seconds
     for kind, job_id in found.ids:
         # Each one re-checked and changed atomically: a job that changed since the look is left alone.
-        if (await requeue(services.database, kind, job_id)).effect == "requeued":
+        if (await requeue(services.database, kind, job_id, aging_seconds)).effect == "requeued":
             retried.append(job_id)
             kinds.add(kind)
     log.info("jobs retried in bulk", extra={"matched": found.total, "retried": len(retried)})

@@ -70,3 +70,17 @@ async def test_two_retries_of_one_job_requeue_it_once(app, client) -> None:
 
     assert [answer.status_code for answer in answers] == [202, 409]
     assert len((await client.get(f"/spark/{spark_id}")).json()["retries"]) == 1
+
+
+async def test_a_retried_export_queues_behind_jobs_queued_before_its_retry(app, client, settings) -> None:
+    failed_id = (await client.post("/spark", json=work_order(["json"]))).json()["spark_id"]
+    await wait_until_finished(client, f"/spark/{failed_id}/status")  # the catalog is empty: it fails
+    app.state.runner._stopping = True  # nothing is claimed from here on: only the queue order is looked at
+    waiting_id = (await client.post("/spark", json=work_order(["json"]))).json()["spark_id"]
+
+    assert (await client.post(f"/spark/{failed_id}/retry")).status_code == 202
+
+    collection = app.state.database.collection("jobs")
+    keys = {job["_id"]: job["queue_key"] async for job in collection.find({"_id": {"$in": [failed_id, waiting_id]}})}
+    # Created first, but queued again after the other job was queued: its old place would jump it.
+    assert keys[waiting_id] < keys[failed_id]
