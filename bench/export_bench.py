@@ -26,18 +26,17 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 from features.create_export import package
 from features.create_export.create_export import ExportPlan, Step, write_step
+from features.create_export.media.source import decide_timing
 from features.create_export.timecode import timecode_to_frame
 from features.create_export.timeline import Segment
 from features.create_export.work_order import CreateExportRequest
 from features.create_export.writers import SEGMENT_WRITERS
 
 DATA_TYPES = ("transcript", "events", "comments", "markers")
-RATE = Fraction(24000, 1001)
 HOSTILE_SHARE = 0.06
 HOSTILE_PIECES = (
     "line one\nline two",
@@ -133,14 +132,16 @@ def plan_for(asset: dict[str, list[Segment]], formats: list[str]) -> ExportPlan:
             "media": {"frame_rate": "24000/1001", "start_timecode": "01:00:00:00"},
         }
     )
+    timing = decide_timing(order.media, None, default_rate="25")  # no media: the work order's rate
     return ExportPlan(
         order=order,
         full_path="/bench/long_interview.mov",
-        rate=RATE,
-        drop_frame=False,
-        start_frame=timecode_to_frame("01:00:00:00", RATE, drop_frame=False),
+        rate=timing.rate,
+        drop_frame=timing.drop_frame,
+        start_frame=timecode_to_frame("01:00:00:00", timing.rate, drop_frame=timing.drop_frame),
         segments=asset,
         counts={name: len(segments) for name, segments in asset.items()},
+        timing=timing,
     )
 
 
