@@ -37,7 +37,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from features.create_export import package
-from features.create_export.create_export import data_type_of
+from features.create_export.plan import data_type_of
 from features.create_export.timeline import Segment, Timeline, WrittenFile
 from features.create_export.writers.json import write_segments
 from shared.db import Database, connect

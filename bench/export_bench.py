@@ -7,7 +7,7 @@ calls them.
 The asset is generated here, deterministically from `--seed`: 127,000 segments by default (transcript
 cues back to back, events that overlap, comments and markers), about 6 % of the values hostile (line
 breaks, quotes, commas, `-->`, `|`, non-ASCII and right-to-left text). Each data type is written in
-every format through `create_export.write_step`, the call the processor makes in its worker thread
+every format through `writing.write_step`, the call the processor makes in its worker thread
 (writer, then the manifest record: size and sha256), into a temporary folder, one after another, so
 the figures add up to the writing part of an export. No database and no API: that is the full-export
 timing's job (issue 14 extends this file with it, with the catalog read, and with `/status` sampling
@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from features.create_export import package
-from features.create_export.create_export import ExportPlan, Step, write_step
 from features.create_export.media.source import decide_timing
+from features.create_export.plan import ExportPlan
 from features.create_export.timecode import timecode_to_frame
 from features.create_export.timeline import Segment
 from features.create_export.work_order import CreateExportRequest
 from features.create_export.writers import SEGMENT_WRITERS
+from features.create_export.writing import Step, write_step
 
 DATA_TYPES = ("transcript", "events", "comments", "markers")
 HOSTILE_SHARE = 0.06

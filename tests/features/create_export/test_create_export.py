@@ -9,7 +9,7 @@ import httpx
 import pytest
 from bson import ObjectId
 
-from features.create_export import create_export
+from features.create_export import plan
 from features.create_export.writers import SEGMENT_WRITERS, SegmentFormat
 from tests.package_check import check_package
 from tests.support import ALL_FORMATS, wait_until_finished, work_order
@@ -266,8 +266,8 @@ async def test_the_instructions_example_is_addressed_to_the_asset(client, demo, 
 
 
 def test_data_types_follow_the_spec() -> None:
-    assert create_export.data_type_of("transcript") == "transcript"
-    assert create_export.data_type_of("comment") == "comments"
-    assert create_export.data_type_of("insight") == "comments"
-    assert create_export.data_type_of("marker") == "markers"
-    assert create_export.data_type_of("ocr") == "events"
+    assert plan.data_type_of("transcript") == "transcript"
+    assert plan.data_type_of("comment") == "comments"
+    assert plan.data_type_of("insight") == "comments"
+    assert plan.data_type_of("marker") == "markers"
+    assert plan.data_type_of("ocr") == "events"
