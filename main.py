@@ -152,9 +152,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.services, app.state.runner, app.state.scheduler = services, runner, scheduler
     app.state.database, app.state.fabric_api = database, fabric_api
     indexes = asyncio.create_task(ensure_indexes_when_reachable(database, INDEXES))
-    runner.start()
-    scheduler.start()
     try:
+        runner.start()
+        scheduler.start()
         yield
     finally:
         await scheduler.shutdown()

@@ -372,7 +372,11 @@ class JobRunner:
             return HELD
         # The run begins once its slot is won, so its record never starts before the slot was free.
         claim = Claim(self.worker_id, lease, token=hold.token)
-        run = await claim_job(self.database, kind.kind, candidate.job_id, self.worker_id, lease, fresh, claim=claim)
+        try:
+            run = await claim_job(self.database, kind.kind, candidate.job_id, self.worker_id, lease, fresh, claim=claim)
+        except PyMongoError:
+            await self._caps.give_back(hold)  # else the repository is a slot short until it expires
+            raise
         if run is None:
             await self._caps.give_back(hold)
             return None

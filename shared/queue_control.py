@@ -10,12 +10,17 @@ next one any replica takes.
 
 from __future__ import annotations
 
+import logging
+
 from pymongo import ReturnDocument
+from pymongo.errors import PyMongoError
 
 from shared.db import Database
 from shared.jobs import Job, JobStatus, jobs, load_job_or_404, utc_now
 from shared.priority import level, queue_key
 from shared.problems import Conflict
+
+log = logging.getLogger("ai_spark.jobs")
 
 QUEUES_COLLECTION = "job_queues"
 
@@ -38,6 +43,15 @@ async def note_jump(database: Database, kind: str) -> int:
     return int(document["jumps"])
 
 
+async def note_jump_or_warn(database: Database, kind: str, job_id: str) -> None:
+    """`note_jump` after a change that has already been made: failing to tell the other runners must
+    not turn that change into an error, since their next look finds the job anyway."""
+    try:
+        await note_jump(database, kind)
+    except PyMongoError as error:
+        log.warning("cannot note a job that jumped the queue", extra={"job_id": job_id, "error": str(error)[:200]})
+
+
 async def change_priority(
     database: Database, kind: str, job_id: str, priority: str, aging_seconds: float, noun: str
 ) -> Job:
@@ -49,7 +63,9 @@ async def change_priority(
         raise _not_pending(noun, job.status)
     if job.priority == priority:
         return job
-    changes = {"priority": priority, "queue_key": queue_key(priority, job.created_at, aging_seconds)}
+    # Queued since its last retry, if it had one: a retry queues a job again from then (`shared/retry.py`).
+    since = job.retries[-1]["requested_at"] if job.retries else job.created_at
+    changes = {"priority": priority, "queue_key": queue_key(priority, since, aging_seconds)}
     updated = await jobs(database).find_one_and_update(
         {"_id": job.id, "status": JobStatus.pending},
         {"$set": {**changes, "updated_at": utc_now()}},
@@ -58,7 +74,7 @@ async def change_priority(
     if updated is None:  # claimed or cancelled since it was read
         raise _not_pending(noun, (await load_job_or_404(database, kind, job_id, noun)).status)
     if level(priority) > level(job.priority):
-        await note_jump(database, kind)
+        await note_jump_or_warn(database, kind, job.id)
     return Job.model_validate_doc(updated)
 
 

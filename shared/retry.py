@@ -19,7 +19,7 @@ from typing import Any
 from shared.db import Database
 from shared.jobs import Job, JobStatus, is_job_id, jobs, queued_progress, utc_now
 from shared.priority import HIGH, level, queue_key
-from shared.queue_control import note_jump
+from shared.queue_control import note_jump_or_warn
 
 # `partially_completed` (an import some of whose batches failed) too: re-sending what Fabric has not
 # accepted is what an import retry is for, and only such an import has accepted batches to skip.
@@ -59,7 +59,7 @@ async def requeue(database: Database, kind: str, job_id: str, aging_seconds: flo
         )
         if outcome.matched_count == 1:
             if level(job.priority) == HIGH:  # runners holding queued jobs in memory must look again
-                await note_jump(database, kind)
+                await note_jump_or_warn(database, kind, job.id)
             changed = await collection.find_one({"_id": job.id})
             return RequeueOutcome("requeued", Job.model_validate_doc(changed) if changed else job)
     # It kept changing under us: someone else is acting on it; say what it is now.

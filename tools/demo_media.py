@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from tools.demo_asset import DEMO_DURATION_SECONDS, DEMO_FULL_PATH
+from tools.die_with_parent import die_with_parent
 
 RATE = "24000/1001"
 START_TIMECODE = "01:00:00:00"
@@ -61,11 +62,14 @@ def ensure_demo_media(root: Path, seconds: float = DEMO_DURATION_SECONDS) -> tup
     partial = target.with_name(f".{target.name}.part")
     try:
         try:
-            subprocess.run(command(partial, True, seconds), check=True, capture_output=True)
+            # Tied to this process: a `make run` killed mid-way leaves no ffmpeg writing into .data.
+            subprocess.run(
+                command(partial, True, seconds), check=True, capture_output=True, preexec_fn=die_with_parent()
+            )
         except subprocess.CalledProcessError as error:
             reason = error.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
             print(f"demo media: no burnt-in timecode ({reason[0][:200]}); making it without", file=sys.stderr)
-            subprocess.run(command(partial, False, seconds), check=True)
+            subprocess.run(command(partial, False, seconds), check=True, preexec_fn=die_with_parent())
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)

@@ -96,6 +96,9 @@ async def run_ffprobe(arguments: Sequence[str]) -> ToolResult:
     try:
         async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
             stdout, stderr = await process.communicate()
+    except TimeoutError:
+        # A plain TimeoutError would reach the runner and read as the whole job timing out.
+        raise MediaToolError(f"ffprobe took longer than {PROBE_TIMEOUT_SECONDS:g} s") from None
     finally:
         await _stop(process)
     result = ToolResult(stdout, stderr.decode("utf-8", "replace"))

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import json
 import math
@@ -90,10 +91,16 @@ async def keyframe_frames(media: MediaFile) -> list[int]:
     arguments = ["-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST, "-select_streams", "v:0"]
     arguments += ["-show_entries", "packet=pts,dts,flags:stream=time_base", "-of", "json", file_url(media.path)]
     try:
-        document = json.loads((await run_ffprobe(arguments)).stdout or b"{}")
+        listing = (await run_ffprobe(arguments)).stdout
+        # A long asset lists hundreds of thousands of packets: parsed in a thread, off the event loop.
+        return await asyncio.to_thread(_keyframes_in, listing, media)
     except (MediaToolError, ValueError) as error:
         message = str(error).replace(str(media.path), media.shown)
         raise MediaToolError(f"cannot list the keyframes of {media.shown!r}: {message}") from None
+
+
+def _keyframes_in(listing: bytes, media: MediaFile) -> list[int]:
+    document = json.loads(listing or b"{}")
     streams = document.get("streams") or [{}]
     numerator, _, denominator = str(streams[0].get("time_base") or "1/1").partition("/")
     time_base = Fraction(int(numerator), int(denominator or 1))

@@ -84,3 +84,19 @@ async def test_a_retried_export_queues_behind_jobs_queued_before_its_retry(app, 
     keys = {job["_id"]: job["queue_key"] async for job in collection.find({"_id": {"$in": [failed_id, waiting_id]}})}
     # Created first, but queued again after the other job was queued: its old place would jump it.
     assert keys[waiting_id] < keys[failed_id]
+
+
+async def test_a_priority_change_after_a_retry_keeps_the_place_the_retry_gave(app, client) -> None:
+    failed_id = (await client.post("/spark", json=work_order(["json"]))).json()["spark_id"]
+    await wait_until_finished(client, f"/spark/{failed_id}/status")  # the catalog is empty: it fails
+    app.state.runner._stopping = True
+    waiting_id = (await client.post("/spark", json={**work_order(["json"]), "priority": "low"})).json()["spark_id"]
+    assert (await client.post(f"/spark/{failed_id}/retry")).status_code == 202
+
+    changed = await client.patch(f"/spark/{failed_id}", json={"priority": "low"})
+
+    assert changed.status_code == 200, changed.text
+    collection = app.state.database.collection("jobs")
+    keys = {job["_id"]: job["queue_key"] async for job in collection.find({"_id": {"$in": [failed_id, waiting_id]}})}
+    # Both low now; the retried one queued again after the other was queued, so it stays behind it.
+    assert keys[waiting_id] < keys[failed_id]
