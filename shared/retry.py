@@ -19,6 +19,7 @@ from typing import Any
 from shared.db import Database
 from shared.jobs import Job, JobStatus, is_job_id, jobs, queued_progress, utc_now
 from shared.priority import HIGH, level, queue_key
+from shared.problems import Conflict, NotFound
 from shared.queue_control import note_jump_or_warn
 
 # `partially_completed` (an import some of whose batches failed) too: re-sending what Fabric has not
@@ -65,6 +66,24 @@ async def requeue(database: Database, kind: str, job_id: str, aging_seconds: flo
     # It kept changing under us: someone else is acting on it; say what it is now.
     latest = await collection.find_one({"_id": job_id, "kind": kind})
     return RequeueOutcome("not_retryable", Job.model_validate_doc(latest)) if latest else RequeueOutcome("missing")
+
+
+async def requeue_or_problem(
+    database: Database, kind: str, job_id: str, aging_seconds: float, noun: str, retryable: str
+) -> Job:
+    """`requeue` for a retry route: the job back in `pending`, or the problem that says why not (404 for
+    no such job; 409 for one being deleted by retention or whose status, not `retryable`, allows none)."""
+    outcome = await requeue(database, kind, job_id, aging_seconds)
+    if outcome.effect == "missing" or outcome.job is None:
+        raise NotFound(f"no {noun} with id {job_id}")
+    if outcome.effect == "deleting":
+        raise Conflict(f"{noun} {job_id} is being deleted by retention", slug="job-being-deleted")
+    if outcome.effect != "requeued":
+        status = outcome.job.status.value
+        raise Conflict(
+            f"{noun} {job_id} is {status}; only a {retryable} {noun} can be retried", slug="job-not-retryable"
+        )
+    return outcome.job
 
 
 def _requeue_update(job: Job, now: Any, aging_seconds: float) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from pydantic import BaseModel
 
 from shared.job_runner import RunnerDep
 from shared.jobs import JobStatus
-from shared.problems import Conflict, NotFound, problem_responses
-from shared.retry import requeue
+from shared.problems import problem_responses
+from shared.retry import requeue_or_problem
 from shared.services import Services, ServicesDep
 
 KIND = "export"
@@ -45,15 +45,6 @@ async def retry_export(spark_id: uuid.UUID, services: ServicesDep, runner: Runne
 
 
 async def handle(services: Services, spark_id: str) -> ExportRetryAccepted:
-    outcome = await requeue(services.database, KIND, spark_id, services.settings.priority_aging_seconds)
-    if outcome.effect == "missing" or outcome.job is None:
-        raise NotFound(f"no export with id {spark_id}")
-    job = outcome.job
-    if outcome.effect == "deleting":
-        raise Conflict(f"export {spark_id} is being deleted by retention", slug="job-being-deleted")
-    if outcome.effect != "requeued":
-        raise Conflict(
-            f"export {spark_id} is {job.status.value}; only a failed or cancelled export can be retried",
-            slug="job-not-retryable",
-        )
+    aging = services.settings.priority_aging_seconds
+    job = await requeue_or_problem(services.database, KIND, spark_id, aging, "export", "failed or cancelled")
     return ExportRetryAccepted(spark_id=job.id, status=job.status, retries=len(job.retries))

@@ -18,8 +18,8 @@ from pydantic import BaseModel
 
 from shared.job_runner import RunnerDep
 from shared.jobs import JobStatus
-from shared.problems import Conflict, NotFound, problem_responses
-from shared.retry import requeue
+from shared.problems import problem_responses
+from shared.retry import requeue_or_problem
 from shared.services import Services, ServicesDep
 
 KIND = "import"
@@ -49,17 +49,8 @@ async def retry_import(import_id: uuid.UUID, services: ServicesDep, runner: Runn
 
 
 async def handle(services: Services, import_id: str) -> ImportRetryAccepted:
-    outcome = await requeue(services.database, KIND, import_id, services.settings.priority_aging_seconds)
-    if outcome.effect == "missing" or outcome.job is None:
-        raise NotFound(f"no import with id {import_id}")
-    job = outcome.job
-    if outcome.effect == "deleting":
-        raise Conflict(f"import {import_id} is being deleted by retention", slug="job-being-deleted")
-    if outcome.effect != "requeued":
-        raise Conflict(
-            f"import {import_id} is {job.status.value}; "
-            "only a failed, cancelled or partially completed import can be retried",
-            slug="job-not-retryable",
-        )
+    aging = services.settings.priority_aging_seconds
+    retryable = "failed, cancelled or partially completed"
+    job = await requeue_or_problem(services.database, KIND, import_id, aging, "import", retryable)
     unsent = sum(1 for batch in job.result.get("batches", []) if batch["status"] != "accepted")
     return ImportRetryAccepted(import_id=job.id, status=job.status, retries=len(job.retries), batches_to_send=unsent)
