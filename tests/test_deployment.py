@@ -25,6 +25,15 @@ def test_compose_runs_mongodb_7_as_a_replica_set_and_the_api_from_the_dockerfile
     assert set(compose["volumes"]) >= {"mongo-data", "exports"}
 
 
+def test_compose_mounts_the_media_roots_read_only() -> None:
+    api = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["api"]
+    roots = re.fullmatch(r"\$\{MEDIA_ROOTS:-(.+)\}", api["environment"]["MEDIA_ROOTS"]).group(1).split(",")
+    mounted = {volume.split(":")[-2]: volume.split(":")[-1] for volume in api["volumes"] if volume.count(":") >= 2}
+
+    # Every default root is a folder the container really has, and the service cannot write to it.
+    assert roots and all(mounted.get(root) == "ro" for root in roots)
+
+
 def test_the_image_runs_as_a_non_root_user_without_dev_dependencies() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
 
