@@ -10,9 +10,8 @@ its last write is sent, so the next claim overlaps that round trip. A run's leas
 the runner stops claiming, lets runs finish for `SHUTDOWN_GRACE_SECONDS`, and hands the rest back
 as `pending` without counting the attempt.
 
-Processors own their job's final status (`run.finish`). When one raises instead, the runner decides:
-a transient error (the kind's `is_transient`) sends the job back to `pending` with a growing
-`not_before`, until `MAX_ATTEMPTS`; anything else fails it with the error.
+What happens to a run once claimed (its heartbeat, timeout, and how a processor's error ends the
+job) is `shared/job_execution.py`.
 """
 
 from __future__ import annotations
@@ -24,11 +23,9 @@ import os
 import random
 import socket
 import time
-import traceback
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -36,8 +33,9 @@ from pymongo.errors import PyMongoError
 
 from shared.candidates import Candidate, CandidateQueue
 from shared.db import Database
+from shared.job_execution import JobKind, RunExecutor
 from shared.jobs import Job, JobStatus, Submitted, jobs, queue_stats, utc_now
-from shared.leases import Claim, JobCancelled, JobRun, LeaseLost, claim_job, find_candidates
+from shared.leases import Claim, JobRun, claim_job, find_candidates
 from shared.metrics import Metrics
 from shared.priority import EARLIEST, HIGH, level
 from shared.queue_control import note_jump, read_jumps
@@ -48,32 +46,12 @@ POLL_SECONDS = 1.0
 LOOK_AHEAD = 256  # ids a look keeps beyond the free slots, claimed later by id
 LOOK_INTERVAL = 5.0  # seconds: the longest the known candidates go without a fresh look ahead of them
 MAX_CANDIDATES = 1000
-MAX_BACKOFF_SECONDS = 60.0
-TRACEBACK_LINES = 20  # the last lines of a failed run's traceback kept in its run record
-TRACEBACK_CHARS = 4000
 HELD_NOTES_PER_PASS = 8  # held-back jobs told why per claim pass (one small write each, once per job)
 log = logging.getLogger("ai_spark.jobs")
 
 
-@dataclass(frozen=True)
-class JobKind:
-    """How one kind of job runs: its processor, its concurrency and how its errors classify."""
-
-    kind: str
-    concurrency: int
-    process: Callable[[JobRun], Awaitable[None]]
-    is_transient: Callable[[BaseException], bool]
-    # Jobs of one repository running at once across every replica (0 = no cap; `shared/repo_slots.py`).
-    repo_concurrency: int = 0
-
-
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def backoff_seconds(attempt: int) -> float:
-    """2, 4, 8 … seconds (capped at a minute), ±20 % so retried jobs do not return in a herd."""
-    return min(2.0**attempt, MAX_BACKOFF_SECONDS) * random.uniform(0.8, 1.2)
 
 
 class JobRunner:
@@ -100,6 +78,7 @@ class JobRunner:
         self._jumps_seen = dict.fromkeys(self.kinds, 0)
         self._mixed_until = dict.fromkeys(self.kinds, 0.0)
         self._caps = RepoCaps(database, settings.lease_seconds, self.kinds)
+        self._executor = RunExecutor(settings, self.worker_id, self._caps, self._release_slot, metrics)
         # Jobs submitted here, as inserted, until claimed: the claim then needs no document back.
         self._copies: OrderedDict[str, Job] = OrderedDict()
         self._last_look = dict.fromkeys(self.kinds, 0.0)
@@ -163,7 +142,7 @@ class JobRunner:
             return
         run = claim.run(self.database, job)
         if self._stopping:  # shutdown began while the job was being stored: the next start runs it
-            await self._fenced(run.hand_back())
+            await RunExecutor.fenced(run.hand_back())
             return
         self._launch(self.kinds[kind], run)  # no await since the slot was released: it cannot be taken
 
@@ -389,21 +368,15 @@ class JobRunner:
 
     async def _start(self, kind: JobKind, run: JobRun) -> int:
         if run.attempt > self.settings.max_attempts:
-            await self._give_up(run)
+            await self._executor.give_up(run)
             await self._release_slot(run)
             return 0
         self._launch(kind, run)
         return 1
 
-    async def _give_up(self, run: JobRun) -> None:
-        """A job whose worker died on every attempt (a crash it causes, say) must not loop forever."""
-        error = f"gave up after {run.attempt - 1} attempts: the worker stopped during each one"
-        log.error("job failed", extra={"job_id": run.job_id, "attempt": run.attempt, "error": error})
-        await self._fenced(run.finish(JobStatus.failed, error=error, outcome="gave_up"))
-
     def _launch(self, kind: JobKind, run: JobRun) -> None:
         run.on_work_done = lambda: self._slot_freed(kind.kind)
-        task = asyncio.create_task(self._execute(kind, run), name=f"{kind.kind} {run.job_id}")
+        task = asyncio.create_task(self._executor.execute(kind, run), name=f"{kind.kind} {run.job_id}")
         self._running[task] = run
         task.add_done_callback(self._finished)
 
@@ -421,105 +394,6 @@ class JobRunner:
             self._woken_kinds.add(kind)  # another job of this kind may be waiting
             self._wake.set()
 
-    # --- running ---------------------------------------------------------------------------------
-
-    async def _execute(self, kind: JobKind, run: JobRun) -> None:
-        context = {"job_id": run.job_id, "kind": kind.kind, "attempt": run.attempt, "worker_id": self.worker_id}
-        log.info("job started", extra=context)
-        started = time.perf_counter()
-        heartbeat = asyncio.create_task(self._heartbeat(run, asyncio.current_task()))
-        outcome = "unknown"
-        try:
-            outcome = await self._process(kind, run)
-        except asyncio.CancelledError:
-            outcome = await self._after_cancel(run)
-        finally:
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
-            await self._release_slot(run)
-            seconds = time.perf_counter() - started
-            log.info("job ended", extra={**context, "outcome": outcome, "duration_ms": round(seconds * 1000, 1)})
-            if self.metrics is not None:
-                self.metrics.job_ended(kind.kind, outcome, seconds)
-
-    async def _process(self, kind: JobKind, run: JobRun) -> str:
-        try:
-            async with asyncio.timeout(self.settings.job_timeout_seconds):
-                await kind.process(run)
-        except LeaseLost:
-            return "lease_lost"
-        except JobCancelled:
-            await self._fenced(run.finish(JobStatus.cancelled, error="cancelled on request", outcome="cancelled"))
-            return "cancelled"
-        except TimeoutError:
-            seconds = self.settings.job_timeout_seconds
-            await self._fenced(run.finish(JobStatus.failed, error=f"timed out after {seconds:g} s", outcome="timeout"))
-            return "timeout"
-        except Exception as error:  # the processor's failure: classify it, never lose the job
-            return await self._failed(kind, run, error)
-        return await self._ensure_finished(run)
-
-    async def _failed(self, kind: JobKind, run: JobRun, error: Exception) -> str:
-        message, tail = describe_error(error), traceback_tail(error)
-        if kind.is_transient(error) and run.attempt < self.settings.max_attempts:
-            delay = backoff_seconds(run.attempt)
-            log.warning("job will retry", extra={"job_id": run.job_id, "attempt": run.attempt, "error": message})
-            await self._fenced(run.retry_later(message, delay, traceback=tail))
-            return "retry"
-        log.error(
-            "job failed",
-            extra={"job_id": run.job_id, "attempt": run.attempt, "error": message},
-            exc_info=not kind.is_transient(error),
-        )
-        await self._fenced(run.finish(JobStatus.failed, error=message, outcome="failed", traceback=tail))
-        return "failed"
-
-    async def _ensure_finished(self, run: JobRun) -> str:
-        """House rule 4 as a safety net: a processor that returned must not leave its job processing."""
-        if run.released:
-            return "finished"
-        await self._fenced(run.finish(JobStatus.failed, error="the processor ended without a final status"))
-        return "failed"
-
-    async def _after_cancel(self, run: JobRun) -> str:
-        if run.lost:
-            return "lease_lost"
-        if run.handing_back:
-            await self._fenced(run.hand_back())
-            return "handed_back"
-        raise asyncio.CancelledError
-
-    async def _heartbeat(self, run: JobRun, processing: asyncio.Task[Any] | None) -> None:
-        interval = run.lease_seconds / 4
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                alive = await run.heartbeat() and await self._extend_slot(run)
-            except PyMongoError as error:
-                # Keep the run going: if the database comes back before the lease runs out, nothing is lost.
-                log.warning("heartbeat failed", extra={"job_id": run.job_id, "error": str(error)[:200]})
-                continue
-            if not alive:
-                log.warning("lease lost; stopping the run", extra={"job_id": run.job_id, "worker_id": run.worker_id})
-                if processing is not None:
-                    processing.cancel()
-                return
-
-    async def _extend_slot(self, run: JobRun) -> bool:
-        """Keep the run's repository slot; a run whose slot was taken over hands its job back."""
-        if await self._caps.extend(run):
-            return True
-        log.warning("repository slot lost; handing the job back", extra={"job_id": run.job_id})
-        run.handing_back = True
-        return False
-
-    @staticmethod
-    async def _fenced(write: Awaitable[None]) -> None:
-        try:
-            await write
-        except LeaseLost:
-            log.warning("a final write found the lease taken; another run owns the job")
-
 
 HELD = object()  # a claim held back by its repository's cap
 LEVEL_NORMAL = level("normal")
@@ -527,17 +401,6 @@ LEVEL_NORMAL = level("normal")
 
 def _candidate_of(job: Job) -> Candidate:
     return Candidate(job.queue_key or EARLIEST, job.id, level(job.priority), job.repo_guid)
-
-
-def describe_error(error: BaseException) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text}"[:1000] if text else type(error).__name__
-
-
-def traceback_tail(error: BaseException) -> str:
-    """The last lines of the error's traceback, for the run's record: where it failed, kept small."""
-    lines = "".join(traceback.format_exception(error)).splitlines()
-    return "\n".join(lines[-TRACEBACK_LINES:])[-TRACEBACK_CHARS:]
 
 
 async def get_runner(request: Request) -> JobRunner:

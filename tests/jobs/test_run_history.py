@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.job_runner import TRACEBACK_LINES
+from shared.job_execution import TRACEBACK_LINES
 from shared.jobs import JobStatus, submit_job
 from shared.leases import JobRun
 from tests.jobs.test_job_runner import Transient, runner_for, speed_up_retry, wait_for
