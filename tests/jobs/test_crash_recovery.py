@@ -16,6 +16,7 @@ import pytest
 from pymongo import MongoClient
 
 from shared.db import CATALOG_COLLECTION
+from tests.jobs.cluster import wait
 from tests.package_check import check_package
 from tests.processes import ServiceProcess, service_env
 from tests.support import synthetic_events
@@ -67,16 +68,6 @@ def services(tmp_path):
     yield start
     for process in started:
         process.stop()
-
-
-def wait(predicate, within: float, message: str, step: float = 0.05):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"{message} (waited {within:g} s)")
 
 
 def statuses(jobs, ids: list[str]) -> Counter:
