@@ -127,12 +127,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added innermost first: request id and access log wrap everything, then metrics, then the key
     # check, then the body limit closest to the routes.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
-    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, read_keys=settings.api_read_keys)
     app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)
     for router in FEATURE_ROUTERS:
         app.include_router(router)
-    if settings.api_keys:
+    if settings.api_keys or settings.api_read_keys:
         document_api_keys(app)
     return app
 
