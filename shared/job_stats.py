@@ -5,7 +5,7 @@ running now per worker (from the jobs' own `worker_id`), queue depth and the age
 job, and the last hour's completions, failures and throughput. `job_stats` is what routes and pages
 call: one look per replica per `STATS_TTL_SECONDS`, however many clients poll (`shared/shared_look.py`).
 
-Every count is a `count_documents` on `{kind, status}` (the prefix of the `claim_queue` index), not a
+Every count is a `count` on `{kind, status}` (the prefix of the `claim_queue` index), not a
 `$group`: FerretDB v1 crashes on a compound group `_id`, and the counts stay index lookups on MongoDB.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 from pymongo import ASCENDING
 
 from shared.db import Database
+from shared.job_search import count_jobs
 from shared.jobs import JobStatus, jobs, utc_now
 from shared.shared_look import SharedLook
 
@@ -49,7 +50,7 @@ async def compute_job_stats(database: Database) -> dict[str, Any]:
         query: dict[str, Any] = {"kind": kind, "status": status}
         if finished_since:
             query["completed_at"] = {"$gte": since}
-        return await collection.count_documents(query)
+        return await count_jobs(database, query)
 
     async def oldest_pending(kind: str) -> Any:
         first = await collection.find_one(
