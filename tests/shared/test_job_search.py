@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from shared import job_search
 from shared.db import connect
 from shared.job_search import JobFilter, job_filter_query, search_jobs, search_jobs_shared
 from shared.jobs import INDEXES, utc_now
@@ -138,8 +139,6 @@ async def test_a_foreign_cursor_is_a_422(database) -> None:
 
 
 async def test_polling_the_same_page_shares_one_look(database) -> None:
-    from shared import job_search
-
     await store_jobs(database, [job_document("export", "repo-poll", "failed") for _ in range(3)])
     looks = job_search._shared_pages.looks
     job_filter = JobFilter(repo_guid="repo-poll")
