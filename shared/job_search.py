@@ -12,7 +12,6 @@ export's `inputs.full_path`; an import's `import_job_name`, else its `asset.full
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,9 +113,16 @@ async def search_jobs(database: Database, f: JobFilter, limit: int, cursor: str 
             query,
             {"$or": [{"created_at": {"$lt": created_at}}, {"created_at": created_at, "_id": {"$lt": last_id}}]},
         )
-    cursor_of_page = jobs(database).find(page_query, projection=SUMMARY_PROJECTION).sort(NEWEST_FIRST).limit(limit + 1)
-    # Both at once: on the embedded FerretDB each reads every matching job, and reads run in parallel.
-    total, found = await asyncio.gather(count_jobs(database, query), cursor_of_page.to_list(length=limit + 1))
+    total = await count_jobs(database, query)
+    # One after the other: on the embedded FerretDB each reads every matching job, and on a busy
+    # machine two at once took longer than one after the other (5.0 s against 3.5 s, 2,000 jobs).
+    found = (
+        await jobs(database)
+        .find(page_query, projection=SUMMARY_PROJECTION)
+        .sort(NEWEST_FIRST)
+        .limit(limit + 1)
+        .to_list(length=limit + 1)
+    )
     page = found[:limit]
     next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["_id"]) if len(found) > limit and page else None
     return JobPage(total=total, jobs=[job_summary(document) for document in page], next_cursor=next_cursor)
