@@ -48,7 +48,7 @@ SUMMARY_PROJECTION = {
 }
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 SHARED_TTL_SECONDS = 1.0
-SHARED_MAX_STALE_SECONDS = 5.0
+SHARED_MAX_STALE_SECONDS = 30.0
 _shared_pages: SharedLook[JobPage] = SharedLook(
     ttl=SHARED_TTL_SECONDS, max_stale=SHARED_MAX_STALE_SECONDS, max_keys=256
 )

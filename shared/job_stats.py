@@ -29,7 +29,7 @@ from shared.shared_look import SharedLook
 KINDS = ("export", "import")
 STATS_TTL_SECONDS = 1.0
 # An answer up to this old is served at once while the next look runs (only the first caller waits).
-STATS_MAX_STALE_SECONDS = 5.0
+STATS_MAX_STALE_SECONDS = 30.0
 LAST_HOUR = timedelta(hours=1)
 # Finished well: what throughput counts (an import some of whose batches failed did its run).
 DONE = (JobStatus.completed, JobStatus.partially_completed)
