@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from bson import ObjectId
 
 from tests.features.create_export.media.fixtures import MediaFixture, make
 from tests.support import wait_until_finished
@@ -52,10 +53,10 @@ def make_media(root: Path) -> None:
 def catalog_events(full_path: str) -> list[dict[str, Any]]:
     documents: list[dict[str, Any]] = []
 
-    def add(event_type: str, number: int, value: str, start: float, end: float) -> None:
+    def add(event_type: str, value: str, start: float, end: float) -> None:
         documents.append(
             {
-                "_id": f"{event_type}-{number}",
+                "_id": ObjectId(),
                 "repoGuid": REPO,
                 "fullPath": full_path,
                 "sdnaEventType": event_type,
@@ -66,11 +67,11 @@ def catalog_events(full_path: str) -> list[dict[str, Any]]:
         )
 
     for number, (start, end) in enumerate(MARKS):
-        add("marker", number, f"marker {number}", start, end)
-        add("comment", number, f"comment {number}", start + 0.1, end + 0.1)
-    add("marker", len(MARKS), HOSTILE, 3.0, 3.3)
+        add("marker", f"marker {number}", start, end)
+        add("comment", f"comment {number}", start + 0.1, end + 0.1)
+    add("marker", HOSTILE, 3.0, 3.3)
     for number in range(5):
-        add("transcript", number, f"line {number} of the interview", number * 0.75, number * 0.75 + 0.6)
+        add("transcript", f"line {number} of the interview", number * 0.75, number * 0.75 + 0.6)
     return documents
 
 
