@@ -3,11 +3,12 @@
     .venv/bin/python -m bench.console_bench [--jobs 10000] [--clients 8] [--requests 400]
 
 One service process (`python main.py`, an API-only process: `EXPORT_CONCURRENCY=0`) on the embedded
-FerretDB (or `MONGODB_URL`). The jobs are submitted through `POST /spark` (real documents: ids,
-idempotency keys, queue keys), then spread over the statuses a busy repository has (most completed,
-some failed with an error, a few cancelled, the rest pending) with one update per status. Then, per
-route, `--clients` keep-alive clients send `--requests` requests back to back (after a warm-up; a
-route too slow to finish them stops after `--cap-seconds`) and the table shows p50/p99.
+FerretDB (or `MONGODB_URL`). 200 jobs are submitted through `POST /spark` (real documents: ids,
+idempotency keys, queue keys) and copied up to `--jobs` with their own ids and times; most are then
+marked finished as a busy repository's history is (completed with a manifest, failed with an error,
+cancelled; the rest pending). Per route, `--clients` keep-alive clients send `--requests` requests back
+to back after a warm-up (a route too slow to finish them stops after `--cap-seconds`) and the table
+shows p50/p99.
 Target: p50 ≤ 100 ms for the list page and the overview.
 
 A route this branch does not serve yet (404) is listed as such instead of measured: the console's
@@ -26,6 +27,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pymongo import MongoClient
@@ -51,6 +53,30 @@ ROUTES = [
 ]
 SHARES = [("completed", 0.70), ("failed", 0.15), ("cancelled", 0.05)]  # the rest stays pending
 WARMUP = 16
+SUBMITTED = 200  # through the API; the rest are copies of these (10,000 POSTs take minutes)
+# The size of a small package's manifest: a finished job's document carries one.
+MANIFEST = {
+    "spark_version": "1.0",
+    "repo_guid": REPO,
+    "full_path": "/bench/clip.mov",
+    "frame_rate": "24000/1001",
+    "drop_frame": False,
+    "start_timecode": "01:00:00:00",
+    "counts": {"transcript": 0, "events": 0, "comments": 12, "markers": 30, "selects": 0, "subclips": 0},
+    "artifacts": [
+        {
+            "artifact_type": name,
+            "format": fmt,
+            "path": f"{name}/sdna_ai_spark_{name}.{fmt}",
+            "size": 2048,
+            "sha256": "0" * 64,
+            "items": 30,
+            "url": f"/spark/ID/artifacts/{name}/sdna_ai_spark_{name}.{fmt}",
+        }
+        for name, fmt in (("markers", "json"), ("comments", "json"), ("comments", "vtt"))
+    ],
+    "warnings": [],
+}
 
 
 @dataclass
@@ -87,8 +113,30 @@ async def submit_jobs(url: str, count: int, clients: int) -> None:
         await asyncio.gather(*(client_loop() for _ in range(clients)))
 
 
+def clone_jobs(mongodb_url: str, database: str, count: int) -> None:
+    """Copies of the submitted jobs up to `count`, each with its own id and key, spread over 3 days."""
+    with MongoClient(mongodb_url, tz_aware=True) as client:
+        collection = client[database][JOBS_COLLECTION]
+        templates = list(collection.find({"repo_guid": REPO}))
+        missing = count - len(templates)
+        batch: list[dict[str, Any]] = []
+        for number in range(missing):
+            job_id = str(uuid.uuid4())
+            shift = timedelta(seconds=25 * (number + 1))
+            template = templates[number % len(templates)]
+            clone = {**template, "_id": job_id, "idempotency_key": f"export:id:{job_id}"}
+            for name in ("created_at", "updated_at", "not_before", "queue_key"):
+                if clone.get(name) is not None:
+                    clone[name] = clone[name] - shift
+            batch.append(clone)
+            if len(batch) == 1000 or number == missing - 1:
+                collection.insert_many(batch)
+                batch = []
+
+
 def spread_statuses(mongodb_url: str, database: str, count: int) -> dict[str, int]:
-    """Most jobs finished, as a repository's history is; each share set by one update_many."""
+    """Most jobs finished, as a repository's history is, with what a finished job carries (its run, a
+    manifest or an error); each share set by update_many."""
     now = datetime.now(UTC)
     counts: dict[str, int] = {}
     with MongoClient(mongodb_url, tz_aware=True) as client:
@@ -98,11 +146,21 @@ def spread_statuses(mongodb_url: str, database: str, count: int) -> dict[str, in
         for status, share in SHARES:
             chosen = ids[start : start + int(share * count)]
             start += len(chosen)
-            fields: dict[str, object] = {"status": status, "completed_at": now - timedelta(minutes=5), "attempts": 1}
+            run = {"attempt": 1, "retry": 0, "worker_id": "bench:1:000000", "started_at": now, "ended_at": now}
+            fields: dict[str, object] = {
+                "status": status,
+                "started_at": now - timedelta(minutes=6),
+                "completed_at": now - timedelta(minutes=5),
+                "attempts": 1,
+                "runs": [{**run, "outcome": status, "error": None, "traceback": None}],
+            }
             if status == "failed":
                 fields["error"] = "ffmpeg exited with 1: /bench/clip.mov: Invalid data found when processing input"
+                fields["errors"] = [{"step": "media", "message": fields["error"]}]
             if status == "completed":
                 fields["progress"] = {"percent": 100.0, "step": "completed"}
+                package = {"path": "x.zip", "size": 4096, "sha256": "0" * 64}
+                fields["result"] = {"manifest": MANIFEST, "package": package}
             for offset in range(0, len(chosen), 1000):
                 collection.update_many({"_id": {"$in": chosen[offset : offset + 1000]}}, {"$set": fields})
             counts[status] = len(chosen)
@@ -112,7 +170,7 @@ def spread_statuses(mongodb_url: str, database: str, count: int) -> dict[str, in
 
 async def measure(url: str, result: Result, clients: int, requests: int, cap_seconds: float) -> None:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=300) as http:
         probe_started = time.perf_counter()
         probe = await http.get(result.path)
         if probe.status_code == 404:
@@ -196,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             process.start()
             started = time.perf_counter()
-            asyncio.run(submit_jobs(process.url, args.jobs, args.clients))
+            asyncio.run(submit_jobs(process.url, min(args.jobs, SUBMITTED), args.clients))
+            clone_jobs(mongodb_url, database, args.jobs)
             counts = spread_statuses(mongodb_url, database, args.jobs)
             say(f"seeded {args.jobs} jobs in {time.perf_counter() - started:.1f} s: {counts}")
             for result in results:
