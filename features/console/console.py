@@ -50,7 +50,8 @@ KINDS = ("export", "import")
 STATUSES = tuple(status.value for status in JobStatus)
 PRIORITIES = tuple(priority.value for priority in Priority)
 PAGE_SIZES = (25, 50, 100, 200)
-RETRYABLE = ("failed", "cancelled")
+RETRYABLE = ("failed", "cancelled")  # one job's retry (`POST /spark/{id}/retry`)
+BULK_RETRYABLE = ("failed", "cancelled", "partially_completed")  # what `POST /jobs/retry` takes
 FILTER_FIELDS = ("kind", "status", "repo_guid", "priority", "created_after", "created_before", "q")
 
 
@@ -203,7 +204,7 @@ async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
     retry_filter = {
         "kind": chosen["kind"] or None,
         "repo_guid": chosen["repo_guid"] or None,
-        "status": [status for status in statuses if status in RETRYABLE] or None,
+        "status": [status for status in statuses if status in BULK_RETRYABLE] or None,
         "created_after": times["created_after"].isoformat() if times.get("created_after") else None,
         "created_before": times["created_before"].isoformat() if times.get("created_before") else None,
     }
@@ -226,6 +227,8 @@ async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
         first_link="/console/jobs?" + urlencode(filters) if cursor else None,
         api_url="/jobs?" + api_query,
         retry_filter={name: value for name, value in retry_filter.items() if value is not None},
+        # A bulk retry acts on the list's jobs: not offered when the list shows none it could retry.
+        bulk_retry=not statuses or any(status in BULK_RETRYABLE for status in statuses),
     )
 
 
