@@ -104,6 +104,16 @@ async def live_server(make_settings: Callable[..., Settings]) -> AsyncIterator[C
 
 
 @pytest.fixture(scope="session")
+async def viewer_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A MEDIA_ROOTS folder with the viewer tests' short clips (`viewer_support.MEDIA`), made once."""
+    from tests.console.viewer_support import make_media
+
+    root = tmp_path_factory.mktemp("viewer-media")
+    await asyncio.to_thread(make_media, root)
+    return root
+
+
+@pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Any]:
     """Debian's Chromium, headless, driven by Playwright (no browser download, ever)."""
     if not CHROMIUM.exists():  # noqa: ASYNC240 - once per session, before any server runs

@@ -19,3 +19,10 @@ async def test_chromium_loads_the_console_overview(live_server: Any, page: Any) 
     await page.screenshot(path=str(shot))
     assert shot.stat().st_size > 1000
     assert isinstance(await serious_violations(page), list)
+
+
+async def test_the_axe_helper_finds_a_serious_violation(live_server: Any, page: Any) -> None:
+    server = await live_server()
+    await page.goto(server.url("/console"))
+    await page.set_content('<!doctype html><html lang="en"><title>t</title><main><img src="x.png"></main></html>')
+    assert "image-alt" in {violation["id"] for violation in await serious_violations(page)}
