@@ -263,3 +263,37 @@ async def test_a_full_key_job_page_offers_the_actions_of_its_status(browserish, 
     assert f'data-action="retry" data-url="/spark/{failed["spark_id"]}/retry"' in detail.text
     assert 'data-action="cancel"' not in detail.text  # a finished job cannot be cancelled
     assert 'data-action="priority"' not in detail.text  # nor re-prioritized
+
+
+def overview_numbers(html: str) -> str:
+    """The overview's figures and tables as rendered: the page's main content."""
+    return html[html.index('<main id="main">') : html.index("</main>")]
+
+
+async def test_two_replicas_show_the_same_overview_and_a_restart_changes_nothing(make_settings) -> None:
+    from main import create_app
+
+    settings = make_settings()
+
+    async def overviews(count: int, submit: int = 0) -> list[str]:
+        apps = [create_app(settings) for _ in range(count)]
+        lifespans = [app.router.lifespan_context(app) for app in apps]
+        for lifespan in lifespans:
+            await lifespan.__aenter__()
+        try:
+            clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") for app in apps]
+            for number in range(submit):
+                await exported(clients[number % count], work_order(["json"], repo_guid=f"repo-{number}"))
+            pages = [overview_numbers((await http.get("/console")).text) for http in clients]
+            for http in clients:
+                await http.aclose()
+            return pages
+        finally:
+            for lifespan in reversed(lifespans):
+                await lifespan.__aexit__(None, None, None)
+
+    before = await overviews(2, submit=3)  # three failed exports, made by both replicas
+    after = await overviews(2)  # both restarted
+
+    assert before[0] == before[1] == after[0] == after[1]
+    assert re.search(r'data-status="failed"><a [^>]*>3</a>', before[0]), before[0]
