@@ -81,6 +81,9 @@ async def test_log_in_with_a_key_and_out(live_server: Any, page: Any) -> None:
     assert page.url.endswith("/console/jobs?status=failed")
     cookie = next(c for c in await page.context.cookies() if c["name"] == "ai_spark_key")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    await page.get_by_role("link", name="Replicas").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Replicas")
+    await assert_accessible(page)
     await page.get_by_role("button", name="Log out").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
     await page.goto(server.url("/console"))
@@ -178,3 +181,26 @@ async def test_filter_by_status_and_repository_and_bulk_retry_with_its_dry_run_c
         untouched = (await http.get(f"/spark/{other['spark_id']}")).json()
     assert [len(job["retries"]) for job in statuses] == [1, 1]
     assert untouched["retries"] == [] and untouched["status"] == "failed"
+
+
+async def test_a_pending_job_gets_a_new_priority_and_an_action_refused_shows_why(live_server: Any, page: Any) -> None:
+    server = await live_server(export_concurrency=0)  # nothing runs: the job stays pending
+    async with api_client(server) as http:
+        pending = await export(http, work_order(["json"]), wait=False)
+
+    await page.goto(server.url(f"/console/jobs/export/{pending['spark_id']}"))
+    await expect(page.locator("#job-status")).to_have_text("pending")
+    await page.get_by_label("Priority", exact=True).select_option("high")
+    await page.get_by_role("button", name="Change priority").click()
+    await expect(page.locator("#action-result")).to_have_text("Priority changed to high.")
+    await expect(page.locator("#job-priority")).to_have_text("high")
+    status_url = f"**/spark/{pending['spark_id']}/status"
+    await page.route(status_url, lambda route: route.abort())  # the page cannot see the change below
+    async with api_client(server) as http:
+        assert (await http.post(f"/spark/{pending['spark_id']}/cancel")).status_code == 202
+    await page.get_by_role("button", name="Change priority").click()
+
+    await expect(page.locator("#action-result")).to_contain_text("409")
+    await expect(page.locator("#action-result")).to_contain_text("cancelled")  # the problem's detail
+    await page.unroute(status_url)
+    await expect(page.locator("#job-status")).to_have_text("cancelled")
