@@ -7,13 +7,12 @@ meanwhile never shift a page), and answers each job as a flat summary: no work o
 run histories travel.
 
 The text is matched case-insensitively, as a literal (never a pattern), in the job's id, its name (an
-export's `inputs.full_path`, an import's `asset.fullPath`) and its error.
+export's `inputs.full_path`; an import's `import_job_name`, else its `asset.fullPath`) and its error.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,8 +23,11 @@ from shared.db import Database
 from shared.jobs import JobPage, decode_cursor, encode_cursor, jobs
 from shared.priority import DEFAULT_PRIORITY
 
-# Where a job's name lives, by kind: what a person calls the job in a list.
-NAME_FIELDS = {"export": "payload.inputs.full_path", "import": "payload.asset.fullPath"}
+# Where a job's name lives, by kind, first found wins: what a person calls the job in a list.
+NAME_FIELDS = {
+    "export": ("payload.inputs.full_path",),
+    "import": ("payload.import_job_name", "payload.asset.fullPath"),
+}
 SUMMARY_PROJECTION = {
     name: 1
     for name in (
@@ -33,7 +35,7 @@ SUMMARY_PROJECTION = {
         "repo_guid",
         "status",
         "priority",
-        *NAME_FIELDS.values(),
+        *(field for fields in NAME_FIELDS.values() for field in fields),
         "progress.percent",
         "progress.step",
         "attempts",
@@ -82,7 +84,8 @@ def job_filter_query(f: JobFilter) -> dict[str, Any]:
         query["created_at"] = created
     if f.text:
         pattern = {"$regex": re.escape(f.text), "$options": "i"}
-        names = [NAME_FIELDS[f.kind]] if f.kind in NAME_FIELDS else list(NAME_FIELDS.values())
+        kinds = [f.kind] if f.kind in NAME_FIELDS else list(NAME_FIELDS)
+        names = [field for kind in kinds for field in NAME_FIELDS[kind]]
         query["$or"] = [{field: pattern} for field in ("_id", *names, "error")]
     return query
 
@@ -138,10 +141,10 @@ def job_summary(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _name(document: dict[str, Any]) -> str | None:
-    path: Sequence[str] = NAME_FIELDS.get(document["kind"], "").split(".")
-    value: Any = document
-    for part in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value if isinstance(value, str) else None
+    for field in NAME_FIELDS.get(document["kind"], ()):
+        value: Any = document
+        for part in field.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str) and value:
+            return value
+    return None
