@@ -38,11 +38,7 @@ from shared.job_stats import job_stats
 from shared.jobs import FINISHED, Job, JobStatus, load_job
 from shared.priority import Priority
 from shared.problems import Problem
-
-try:
-    from shared.replicas import list_replicas
-except ImportError:  # the heartbeats (issue 16's API work) are not in this build yet: the page says so
-    list_replicas = None
+from shared.replicas import list_replicas
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -162,19 +158,34 @@ def job_row(summary: dict[str, Any]) -> dict[str, Any]:
     return {**summary, "link": job_link(summary["kind"], summary["id"])}
 
 
+def filter_problems(chosen: dict[str, str], statuses: list[str]) -> list[str]:
+    """What is wrong with the list's filter, in the words `GET /jobs` would use (it takes the same)."""
+    problems = [
+        f"{name} must be one of {', '.join(allowed)}"
+        for name, allowed in (("kind", KINDS), ("priority", PRIORITIES))
+        if chosen[name] and chosen[name] not in allowed
+    ]
+    if any(status not in STATUSES for status in statuses):
+        problems.append(f"status must be one of {', '.join(STATUSES)}")
+    for name, longest in (("repo_guid", 255), ("q", 200)):
+        if len(chosen[name]) > longest:
+            problems.append(f"{name} is longer than {longest} characters")
+        if "\x00" in chosen[name]:
+            problems.append(f"{name} must not contain a NUL character")
+    return problems
+
+
 @router.get("/jobs", response_class=HTMLResponse)
 async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
+    """The job list: the form's filter, run by `search_jobs` exactly as `GET /jobs` runs it; the page
+    then polls `GET /jobs` with the same filter and cursor (`api_url`)."""
     query = request.query_params
     chosen = {name: query.get(name, "").strip() for name in FILTER_FIELDS}
-    statuses = [status for status in query.getlist("status") if status]
+    statuses = list(dict.fromkeys(status for status in query.getlist("status") if status))
     chosen_limit = query.get("limit", "")
     limit = int(chosen_limit) if chosen_limit.isdigit() and int(chosen_limit) in PAGE_SIZES else PAGE_SIZES[1]
     cursor = query.get("cursor") or None
-    errors: list[str] = []
-    for name, allowed in (("kind", KINDS), ("priority", PRIORITIES)):
-        if chosen[name] and chosen[name] not in allowed:
-            errors.append(f"{name} must be one of {', '.join(allowed)}")
-    errors += [f"status must be one of {', '.join(STATUSES)}" for status in statuses[:1] if status not in STATUSES]
+    errors = filter_problems(chosen, statuses)
     times: dict[str, datetime | None] = {}
     for name in ("created_after", "created_before"):
         try:
@@ -188,25 +199,30 @@ async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
             statuses=tuple(statuses),
             repo_guid=chosen["repo_guid"] or None,
             priority=chosen["priority"] or None,
-            created_after=times.get("created_after"),
-            created_before=times.get("created_before"),
+            created_after=times["created_after"],
+            created_before=times["created_before"],
             text=chosen["q"] or None,
         )
         try:
             result = await search_jobs(database, job_filter, limit, cursor)
         except Problem as problem:
             errors.append(problem.detail)
+    # The filter as the form sent it (for the page links) and as the API takes it (times with a zone).
     filters = [(name, value) for name, value in query.multi_items() if name in (*FILTER_FIELDS, "limit") and value]
+    api_filter = [(name, chosen[name]) for name in ("kind", "repo_guid", "priority", "q") if chosen[name]]
+    api_filter += [("status", status) for status in statuses]
+    api_filter += [(name, moment.isoformat()) for name, moment in times.items() if moment is not None]
     next_link = None
     if result is not None and result.next_cursor:
         next_link = "/console/jobs?" + urlencode([*filters, ("cursor", result.next_cursor)])
-    api_query = urlencode([*filters, ("limit", str(limit)), *([("cursor", cursor)] if cursor else [])])
-    retry_filter = {
+    page_query = [*api_filter, ("limit", str(limit)), *([("cursor", cursor)] if cursor else [])]
+    retry_filter: dict[str, Any] = {
         "kind": chosen["kind"] or None,
         "repo_guid": chosen["repo_guid"] or None,
         "status": [status for status in statuses if status in BULK_RETRYABLE] or None,
-        "created_after": times["created_after"].isoformat() if times.get("created_after") else None,
-        "created_before": times["created_before"].isoformat() if times.get("created_before") else None,
+        "priority": chosen["priority"] or None,
+        "q": chosen["q"] or None,
+        **{name: moment.isoformat() if moment else None for name, moment in times.items()},
     }
     return page(
         request,
@@ -222,13 +238,13 @@ async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
         page_sizes=PAGE_SIZES,
         errors=errors,
         rows=[job_row(document) for document in result.jobs] if result else [],
-        total=getattr(result, "total", None),
+        total=result.total if result else None,
         next_link=next_link,
         first_link="/console/jobs?" + urlencode(filters) if cursor else None,
-        api_url="/jobs?" + api_query,
+        api_url=None if errors else "/jobs?" + urlencode(page_query),
         retry_filter={name: value for name, value in retry_filter.items() if value is not None},
         # A bulk retry acts on the list's jobs: not offered when the list shows none it could retry.
-        bulk_retry=not statuses or any(status in BULK_RETRYABLE for status in statuses),
+        bulk_retry=not errors and (not statuses or any(status in BULK_RETRYABLE for status in statuses)),
     )
 
 
@@ -298,7 +314,7 @@ async def console_job(request: Request, kind: str, job_id: str, database: Databa
 @router.get("/replicas", response_class=HTMLResponse)
 async def console_replicas(request: Request, database: DatabaseDep) -> HTMLResponse:
     settings = request.app.state.settings
-    replicas = await list_replicas(database, settings.lease_seconds) if list_replicas is not None else None
+    replicas = await list_replicas(database, settings.lease_seconds)
     return page(request, "replicas.html", title="Replicas", replicas=replicas, lease_seconds=settings.lease_seconds)
 
 

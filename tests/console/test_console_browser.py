@@ -204,3 +204,32 @@ async def test_a_pending_job_gets_a_new_priority_and_an_action_refused_shows_why
     await expect(page.locator("#action-result")).to_contain_text("cancelled")  # the problem's detail
     await page.unroute(status_url)
     await expect(page.locator("#job-status")).to_have_text("cancelled")
+
+
+async def test_the_overview_and_the_list_show_a_job_go_from_pending_to_completed_without_a_reload(
+    live_server: Any, page: Any, catalog, gate: threading.Event
+) -> None:
+    await load_demo_asset(catalog)
+    server = await live_server(export_concurrency=1)
+    async with api_client(server) as http:
+        await export(http, work_order(["csv"]), wait=False)  # holds the one slot at the gate
+        waiting = await export(http, work_order(["json"]), wait=False)
+    listing = await page.context.new_page()
+
+    await page.goto(server.url("/console"))
+    await expect(page.locator("#queue-depth")).to_contain_text("1 (export 1")
+    completed = page.locator("#by-kind tbody tr", has_text="export").locator('td[data-status="completed"]')
+    await expect(completed).to_have_text("0")
+    await assert_accessible(page)
+    await listing.goto(server.url("/console/jobs?repo_guid=demo-repo"))
+    row = listing.locator(f'#jobs-table tr[data-id="{waiting["spark_id"]}"]')
+    await expect(row.locator('[data-field="status"]')).to_have_text("pending")
+    for opened in (page, listing):
+        await opened.evaluate("window.notReloaded = true")
+    gate.set()
+
+    await expect(completed).to_have_text("2", timeout=30_000)
+    await expect(page.locator("#queue-depth")).to_contain_text("0 (export 0")
+    await expect(row.locator('[data-field="status"]')).to_have_text("completed", timeout=30_000)
+    for opened in (page, listing):
+        assert await opened.evaluate("window.notReloaded === true")

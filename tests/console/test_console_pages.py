@@ -3,6 +3,8 @@ login, CSRF and read-only rules as a browser would meet them."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -297,3 +299,25 @@ async def test_two_replicas_show_the_same_overview_and_a_restart_changes_nothing
 
     assert before[0] == before[1] == after[0] == after[1]
     assert re.search(r'data-status="failed"><a [^>]*>3</a>', before[0]), before[0]
+
+
+async def test_the_list_polls_and_bulk_retries_the_api_with_the_filter_it_shows(client) -> None:
+    failed = await exported(client, work_order(["json"], repo_guid="poll-repo"))
+    await exported(client, work_order(["json"], repo_guid="other-repo"))
+    path = (
+        "/console/jobs?kind=export&status=failed&repo_guid=poll-repo&priority=normal&q=no+events"
+        "&created_after=2020-01-01T00:00&created_before=2999-01-01T00:00:00Z&limit=25"
+    )
+
+    answer = await client.get(path)
+    api_url = html.unescape(re.search(r'data-api-url="([^"]+)"', answer.text).group(1))
+    polled = await client.get(api_url)
+    retry_filter = json.loads(re.search(r'id="retry-filter">([^<]+)</script>', answer.text).group(1))
+    dry_run = await client.post("/jobs/retry", json={**retry_filter, "dry_run": True})
+
+    assert answer.status_code == 200 and failed["spark_id"][:8] in answer.text
+    assert "created_after=2020-01-01T00%3A00%3A00%2B00%3A00" in api_url and "limit=25" in api_url
+    assert polled.status_code == 200, polled.text
+    assert [job["id"] for job in polled.json()["jobs"]] == [failed["spark_id"]]
+    assert dry_run.status_code == 200, dry_run.text
+    assert dry_run.json()["matched"] == 1 and dry_run.json()["ids"] == [failed["spark_id"]]

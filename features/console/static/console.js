@@ -218,7 +218,7 @@ const Console = (() => {
     const status = el("td", null, { class: "status", "data-field": "status" });
     status.appendChild(pill(job.status));
     const percent = `${Math.round(job.progress_percent || 0)}% `;
-    const created = job.created_at ? String(job.created_at).replace("T", " ").slice(0, 19) : "";
+    const created = job.created_at ? when(job.created_at) : "";
     const tr = row([
       first,
       el("td", kind),
@@ -235,6 +235,7 @@ const Console = (() => {
 
   function jobs(root) {
     const url = root.dataset.apiUrl;
+    if (!url) return; // the filter has a problem: the page says which, and nothing is polled
     const tbody = root.querySelector("tbody");
     poll(async () => {
       const { data } = await api("GET", url);
@@ -357,28 +358,38 @@ const Console = (() => {
 
   // --- replicas -------------------------------------------------------------------------------------
 
+  function when(value) {
+    return value ? String(value).replace("T", " ").slice(0, 19) : "—";
+  }
+
   function replicas(root) {
     const tbody = root.querySelector("tbody");
+    const slot = (use) => `${(use && use.used) || 0} of ${(use && use.limit) || 0}`;
     poll(async () => {
       const { data } = await api("GET", root.dataset.apiUrl);
-      const list = Array.isArray(data) ? data : (data && (data.replicas || data.items)) || [];
-      const rows = list.map((replica) => {
-        const state = el("td");
+      const rows = ((data && data.replicas) || []).map((replica) => {
+        const state = el("td", null, { "data-field": "state" });
         state.appendChild(
           el("span", replica.stale ? "stale" : "live", { class: `pill ${replica.stale ? "failed" : "completed"}` }),
         );
+        const slots = replica.slots || {};
         const tr = row([
-          el("td", replica.id || replica.replica_id || "", { class: "mono" }),
+          el("td", replica.id, { class: "mono" }),
           el("td", replica.host || ""),
+          el("td", replica.pid ?? ""),
           el("td", replica.version || ""),
-          el("td", replica.slots_in_use ?? ""),
-          el("td", replica.last_seen ? String(replica.last_seen).replace("T", " ").slice(0, 19) : "—"),
+          el("td", slot(slots.export)),
+          el("td", slot(slots.import)),
+          el("td", when(replica.started_at)),
+          el("td", when(replica.last_seen)),
           state,
         ]);
+        tr.dataset.id = replica.id;
         if (replica.stale) tr.className = "stale";
         return tr;
       });
-      replaceRows(tbody, rows, "No replica has written a heartbeat yet.", 6);
+      replaceRows(tbody, rows, "No replica has written a heartbeat yet.", 9);
+      note(`Updated at ${clock()} UTC`);
     });
   }
 
