@@ -299,6 +299,15 @@ def detail_context(job: Job) -> dict[str, Any]:
     }
 
 
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+async def console_job_by_id(request: Request, job_id: str, database: DatabaseDep) -> Response:
+    """A job by its id alone (pasted from a log, say): its page, whichever kind it is."""
+    for kind in KINDS:
+        if await load_job(database, kind, job_id) is not None:
+            return RedirectResponse(job_link(kind, job_id.lower()), status_code=303)
+    return not_found(request, f"There is no job with id {job_id}.")
+
+
 @router.get("/jobs/{kind}/{job_id}", response_class=HTMLResponse)
 async def console_job(request: Request, kind: str, job_id: str, database: DatabaseDep) -> HTMLResponse:
     job = await load_job(database, kind, job_id) if kind in KINDS else None

@@ -3,9 +3,11 @@ login, CSRF and read-only rules as a browser would meet them."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -321,3 +323,42 @@ async def test_the_list_polls_and_bulk_retries_the_api_with_the_filter_it_shows(
     assert [job["id"] for job in polled.json()["jobs"]] == [failed["spark_id"]]
     assert dry_run.status_code == 200, dry_run.text
     assert dry_run.json()["matched"] == 1 and dry_run.json()["ids"] == [failed["spark_id"]]
+
+
+async def test_a_job_by_its_id_alone_leads_to_its_page(client) -> None:
+    failed = await exported(client, work_order(["json"]))
+
+    found = await client.get(f"/console/jobs/{failed['spark_id'].upper()}")
+    missing = await client.get(f"/console/jobs/{MISSING_ID}")
+
+    assert found.status_code == 303 and found.headers["location"] == f"/console/jobs/export/{failed['spark_id']}"
+    assert missing.status_code == 404 and "Not found" in missing.text
+
+
+async def test_the_replicas_page_lists_the_heartbeats_and_marks_the_stale_ones(app, client) -> None:
+    await app.state.database.collection("replicas").insert_one(
+        {
+            "_id": "gone:1:abc",
+            "host": XSS,
+            "pid": 7,
+            "version": "0.9",
+            "started_at": datetime.now(UTC) - timedelta(hours=2),
+            # Past 2 × LEASE_SECONDS (stale), within the day after which the heartbeats' sweep deletes it.
+            "last_seen": datetime.now(UTC) - timedelta(minutes=10),
+            "slots": {"export": {"used": 1, "limit": 2}, "import": {"used": 0, "limit": 2}},
+        }
+    )
+    live_id = app.state.runner.worker_id
+
+    answer = await client.get("/console/replicas")
+    for _ in range(50):  # the heartbeat task writes its first beat right after start-up
+        if live_id in answer.text:
+            break
+        await asyncio.sleep(0.1)
+        answer = await client.get("/console/replicas")
+
+    assert_escaped(answer)
+    stale = re.search(r'<tr class="stale" data-id="gone:1:abc">.*?</tr>', answer.text, re.S)
+    assert stale and "1 of 2" in stale.group(0) and "stale" in stale.group(0)
+    live = re.search(rf'<tr data-id="{re.escape(live_id)}">.*?</tr>', answer.text, re.S)
+    assert live and ">live<" in live.group(0)
