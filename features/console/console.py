@@ -248,8 +248,13 @@ async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
     )
 
 
-def pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str, sort_keys=False)
+WORK_ORDER_SHOWN = 100_000  # characters: an import of many thousand highlights would drown the page
+
+
+def pretty(value: Any, most: int = WORK_ORDER_SHOWN) -> tuple[str, bool]:
+    """Indented JSON, cut after `most` characters; whether it was cut."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return (text[:most], True) if len(text) > most else (text, False)
 
 
 def detail_context(job: Job) -> dict[str, Any]:
@@ -261,6 +266,7 @@ def detail_context(job: Job) -> dict[str, Any]:
         for artifact in (manifest or {}).get("artifacts", [])
     ]
     package = job.result.get("package") if job.kind == "export" else None
+    work_order, cut = pretty(job.payload)
     runs = [
         {**run, "traceback_tail": "\n".join(str(run.get("traceback") or "").splitlines()[-15:])} for run in job.runs
     ]
@@ -269,12 +275,16 @@ def detail_context(job: Job) -> dict[str, Any]:
         "kind": job.kind,
         "status": job.status.value,
         "finished": job.status in FINISHED,
-        "payload": pretty(job.payload),
+        "payload": work_order,
+        "payload_cut": cut,
+        "asset": (job.payload.get("inputs") or {}).get("full_path")
+        if job.kind == "export"
+        else (job.payload.get("asset") or {}).get("fullPath"),
         "runs": runs,
         "retries": job.retries,
         "errors": job.errors,
         "manifest": manifest,
-        "manifest_rest": pretty({key: value for key, value in (manifest or {}).items() if key != "artifacts"}),
+        "manifest_rest": pretty({key: value for key, value in (manifest or {}).items() if key != "artifacts"})[0],
         "artifacts": artifacts,
         "package_href": f"/spark/{quote(job.id)}/package" if package else None,
         "package": package,

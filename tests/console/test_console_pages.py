@@ -362,3 +362,14 @@ async def test_the_replicas_page_lists_the_heartbeats_and_marks_the_stale_ones(a
     assert stale and "1 of 2" in stale.group(0) and "stale" in stale.group(0)
     live = re.search(rf'<tr data-id="{re.escape(live_id)}">.*?</tr>', answer.text, re.S)
     assert live and ">live<" in live.group(0)
+
+
+async def test_a_long_work_order_is_cut_on_the_page(client) -> None:
+    event_ids = [f"event {n} " + "x" * 80 for n in range(2000)]
+    failed = await exported(client, work_order(["json"], inputs={"full_path": "/long.mov", "event_ids": event_ids}))
+
+    answer = await client.get(f"/console/jobs/export/{failed['spark_id']}")
+
+    assert answer.status_code == 200 and "longer than this page shows" in answer.text
+    assert "event 5 " in answer.text and "event 1999 " not in answer.text
+    assert len(answer.text) < 200_000

@@ -282,7 +282,8 @@ const Console = (() => {
       confirm.disabled = true;
       try {
         const { data } = await api("POST", "/jobs/retry", { ...filter, dry_run: false });
-        show(`Retried ${data.retried} job${data.retried === 1 ? "" : "s"}.`);
+        const rest = data.matched > data.retried ? ` ${data.matched - data.retried} more matched: run it again for the rest.` : "";
+        show(`Retried ${data.retried} job${data.retried === 1 ? "" : "s"}.${rest}`);
         confirmRow.hidden = true;
       } catch (error) {
         show(error.message, true);
@@ -302,10 +303,15 @@ const Console = (() => {
     const fresh = page.getElementById("job");
     const root = document.getElementById("job");
     if (!fresh || !root) return;
-    const message = document.getElementById("action-result").textContent;
+    const old = document.getElementById("action-result");
+    const hadFocus = root.contains(document.activeElement);
     root.replaceWith(fresh);
-    document.getElementById("action-result").textContent = message;
+    const result = document.getElementById("action-result");
+    result.textContent = old.textContent;
+    result.className = old.className;
     bindJob(fresh);
+    // The button pressed may be gone with the old content: keep the keyboard where the news is.
+    if (hadFocus) result.focus();
   }
 
   function bindJob(root) {
@@ -338,8 +344,12 @@ const Console = (() => {
 
   function job(initial) {
     bindJob(initial);
+    let quietUntil = 0;
     poll(async () => {
       const root = document.getElementById("job");
+      // A finished job seldom changes (a retry from elsewhere): look every 10 s instead of every 2 s.
+      if (root.dataset.finished === "true" && Date.now() < quietUntil) return;
+      quietUntil = Date.now() + 10000;
       const { data } = await api("GET", root.dataset.statusUrl);
       const progress = data.progress || {};
       const status = document.getElementById("job-status");
