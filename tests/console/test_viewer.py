@@ -98,6 +98,12 @@ async def test_the_viewer_plays_the_proxy_with_its_tracks_and_seeks_on_a_marker(
         assert await item.get_attribute("class") == "active"
         assert await item.locator("button").get_attribute("aria-current") == "true"
 
+    # The "." key steps one frame forward: the timecode of the next frame (the package's own count).
+    await page.locator("#list-markers button.entry").nth(0).focus()
+    await page.keyboard.press(".")
+    next_frame = markers[1]["startFrame"] + 1
+    await page.wait_for_function(f"document.getElementById('frame').textContent === '{next_frame}'")
+
     # Package text is text: the marker holding HTML shows it literally and runs nothing.
     hostile = page.locator("#list-markers li").nth(len(markers) - 1)
     assert HOSTILE in await hostile.inner_text()

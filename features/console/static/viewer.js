@@ -266,9 +266,20 @@ window.SparkTimecode = SparkTimecode;
     }
   }
 
+  // "," and "." step one frame back and forward, as in an editing application.
+  function stepFrames(event) {
+    if (event.altKey || event.ctrlKey || event.metaKey || event.target.closest("input, select, textarea")) return;
+    if (event.key !== "," && event.key !== ".") return;
+    event.preventDefault();
+    video.pause();
+    const frame = clock.frameAt(video.currentTime) + (event.key === "." ? 1 : -1);
+    video.currentTime = clock.timeOf(Math.max(0, frame));
+  }
+
   if (video) {
     followVideo();
     setUpTracks();
+    document.addEventListener("keydown", stepFrames);
   }
   Promise.all(config.lists.map(loadList)).then(() => {
     buildRuler();
