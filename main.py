@@ -1,7 +1,7 @@
 """AI Spark: the app factory and the entry point.
 
 `create_app()` wires settings, JSON logs, problem+json errors, the lifespan (database, Fabric client,
-job runner) and an explicit tuple of feature routers. `python main.py` checks the settings first,
+job runner, replica heartbeat) and an explicit tuple of feature routers. `python main.py` checks the settings first,
 so a bad variable stops start-up with one line naming it instead of a traceback, then serves with
 uvicorn on `HOST`:`PORT` with `WORKERS` processes.
 """
@@ -28,8 +28,11 @@ from features.get_export_status import get_export_status
 from features.get_import import get_import
 from features.get_import_status import get_import_status
 from features.health import health
+from features.job_stats import job_stats
 from features.list_exports import list_exports
 from features.list_imports import list_imports
+from features.list_jobs import list_jobs
+from features.list_replicas import list_replicas
 from features.metrics import metrics
 from features.retention import retention
 from features.retry_export import retry_export
@@ -48,6 +51,7 @@ from shared.logging import RequestContextMiddleware, configure_logging
 from shared.metrics import HttpMetricsMiddleware, Metrics
 from shared.periodic import PeriodicScheduler, PeriodicTask
 from shared.problems import document_problems, install_problem_handlers
+from shared.replicas import ReplicaHeartbeat, runner_slots
 from shared.services import Services
 from shared.settings import Settings, SettingsError, get_settings
 
@@ -74,6 +78,9 @@ FEATURE_ROUTERS = (
     retry_export.router,
     retry_import.router,
     retry_jobs.router,
+    job_stats.router,
+    list_jobs.router,
+    list_replicas.router,
     console.router,
     viewer.router,
 )
@@ -128,12 +135,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added innermost first: request id and access log wrap everything, then metrics, then the key
     # check, then the body limit closest to the routes.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
-    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys, read_keys=settings.api_read_keys)
     app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)
     for router in FEATURE_ROUTERS:
         app.include_router(router)
-    if settings.api_keys:
+    if settings.api_keys or settings.api_read_keys:
         document_api_keys(app)
     return app
 
@@ -152,16 +159,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     scheduler = PeriodicScheduler(
         database, periodic, runner.worker_id, settings.lease_seconds, settings.job_timeout_seconds
     )
+    heartbeat = ReplicaHeartbeat(database, runner.worker_id, app.version, runner_slots(runner), settings.lease_seconds)
     app.state.services, app.state.runner, app.state.scheduler = services, runner, scheduler
+    app.state.heartbeat = heartbeat
     app.state.database, app.state.fabric_api = database, fabric_api
     indexes = asyncio.create_task(ensure_indexes_when_reachable(database, INDEXES))
     try:
         runner.start()
         scheduler.start()
+        heartbeat.start()
         yield
     finally:
         await scheduler.shutdown()
         await runner.shutdown()
+        await heartbeat.stop()  # last: the replica shows its slots emptying while it drains
         indexes.cancel()
         await asyncio.gather(indexes, return_exceptions=True)
         await fabric_api.aclose()

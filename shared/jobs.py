@@ -106,6 +106,13 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("kind", ASCENDING), ("repo_guid", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
             name="list_by_repo",
         ),
+        # The job list across kinds (`shared/job_search.py`): one repository's, and everyone's.
+        IndexModel(
+            [("repo_guid", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)], name="list_any_kind_by_repo"
+        ),
+        IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="list_all"),
+        # The overview's last hour (`shared/job_stats.py`): jobs of a kind and status finished since then.
+        IndexModel([("kind", ASCENDING), ("status", ASCENDING), ("completed_at", ASCENDING)], name="finished_since"),
         # Every job has a key (its own id when the client sent none), because FerretDB ignores `sparse`.
         IndexModel([("idempotency_key", ASCENDING)], name="idempotency_key", unique=True),
     ]

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     default_frame_rate: str = "25"
 
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Keys that may read (GET, HEAD) but change nothing: a 403 on every other method.
+    api_read_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     environment: Literal["development", "test", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     host: str = "127.0.0.1"
@@ -76,7 +78,7 @@ class Settings(BaseSettings):
     repo_export_concurrency: int = Field(0, ge=0, le=10_000)
     repo_import_concurrency: int = Field(0, ge=0, le=10_000)
 
-    @field_validator("media_roots", "api_keys", mode="before")
+    @field_validator("media_roots", "api_keys", "api_read_keys", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_commas(value)

@@ -65,6 +65,7 @@ def make_settings(mongodb_url: str, database_names: tuple[str, str], tmp_path: P
             "fabric_api_url": None,
             "fabric_api_key": None,
             "api_keys": [],
+            "api_read_keys": [],
             "media_roots": [],
             "lease_seconds": 60,
             "_env_file": None,

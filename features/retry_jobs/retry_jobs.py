@@ -1,13 +1,14 @@
 """`POST /jobs/retry` — retry every failed, cancelled or partially completed job that matches a filter.
 
-The body names the filter (`kind`, `repo_guid`, `status`, `created_before`, `created_after`,
-`error_contains`), `dry_run` (default true) and `limit` (default 1000, at most 10000). 200 with
-`matched` (how many jobs the filter matches now), `retried` (how many this call put back to
-`pending`; 0 on a dry run) and `ids`, the first of them (up to 100), oldest first. A real run retries
-at most `limit` jobs, oldest first, each exactly as `POST .../retry` does (a new round of attempts,
-history kept); a second call changes nothing new, because a retried job is no longer failed or
-cancelled. An unknown field, or a status that cannot be retried (pending, processing, completed), is a
-422.
+The body names the filter (`kind`, `repo_guid`, `status`, `priority`, `created_before`,
+`created_after`, `q`, `error_contains`): the fields of `GET /jobs`, meaning the same jobs
+(`shared/job_search.py`; `q` is text in the id, name or error), plus `error_contains`. Then `dry_run`
+(default true) and `limit` (default 1000, at most 10000). 200 with `matched` (how many jobs the
+filter matches now), `retried` (how many this call put back to `pending`; 0 on a dry run) and `ids`,
+the first of them (up to 100), oldest first. A real run retries at most `limit` jobs, oldest first,
+each exactly as `POST .../retry` does (a new round of attempts, history kept); a second call changes
+nothing new, because a retried job is no longer failed or cancelled. An unknown field, or a status
+that cannot be retried (pending, processing, completed), is a 422.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from shared.job_runner import RunnerDep
+from shared.job_search import JobFilter, job_filter_query
+from shared.priority import Priority
 from shared.problems import problem_responses
 from shared.retry import find_retryable, requeue
 from shared.services import Services, ServicesDep
@@ -39,15 +42,19 @@ class RetryJobsRequest(BaseModel):
         min_length=1,
         description="default: every retryable status",
     )
+    priority: Priority | None = None
     created_before: datetime | None = None
     created_after: datetime | None = None
+    q: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, description="text in the job's id, name or error, case-insensitive (as `GET /jobs?q=`)"
+    )
     error_contains: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
         None, description="a substring of the job's error, case-insensitive"
     )
     dry_run: bool = True
     limit: int = Field(1000, ge=1, le=10_000)
 
-    @field_validator("repo_guid", "error_contains")
+    @field_validator("repo_guid", "q", "error_contains")
     @classmethod
     def _no_nul(cls, value: str | None) -> str | None:
         # MongoDB refuses a NUL in a regular expression: a 422 here, not a 500 from the server.
@@ -106,19 +113,19 @@ async def handle(request: RetryJobsRequest, services: Services) -> tuple[RetryJo
 
 
 def conditions(request: RetryJobsRequest) -> dict[str, Any]:
-    """The filter as a query; `status` is always one of the retryable ones (the model allows no other)."""
-    query: dict[str, Any] = {"status": {"$in": request.status}}
-    if request.kind is not None:
-        query["kind"] = request.kind
-    if request.repo_guid is not None:
-        query["repo_guid"] = request.repo_guid
-    created: dict[str, datetime] = {}
-    if request.created_before is not None:
-        created["$lt"] = request.created_before
-    if request.created_after is not None:
-        created["$gt"] = request.created_after
-    if created:
-        query["created_at"] = created
+    """The filter as a query, built as the job list builds it; `status` is always one of the retryable
+    ones (the model allows no other)."""
+    query = job_filter_query(
+        JobFilter(
+            kind=request.kind,
+            statuses=tuple(request.status),
+            repo_guid=request.repo_guid,
+            priority=request.priority,
+            created_after=request.created_after,
+            created_before=request.created_before,
+            text=request.q,
+        )
+    )
     if request.error_contains is not None:
         query["error"] = {"$regex": re.escape(request.error_contains), "$options": "i"}
     return query

@@ -74,7 +74,7 @@ async def test_the_openapi_schema_describes_the_key(client: httpx.AsyncClient) -
         "type": "apiKey",
         "in": "header",
         "name": "X-API-Key",
-        "description": "one of the keys in API_KEYS",
+        "description": "one of the keys in API_KEYS (or, for GET and HEAD only, API_READ_KEYS)",
     }
     assert schema["paths"]["/spark"]["post"]["security"] == [{"ApiKey": []}]
     assert schema["paths"]["/health"]["get"]["security"] == []
