@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from features.console.rendering import render
+from features.console.console import page as console_page
 from shared.db import DatabaseDep
 from shared.jobs import JobStatus, load_job
 
@@ -47,16 +47,16 @@ class ViewerPage:
 
 @router.get("/spark/{spark_id}", response_class=HTMLResponse)
 async def console_viewer(spark_id: str, request: Request, database: DatabaseDep) -> HTMLResponse:
-    page = await handle(database, spark_id)
-    return render(
+    found = await handle(database, spark_id)
+    return console_page(
         request,
         "viewer.html",
-        status_code=page.status_code,
-        title=page.title,
-        message=page.message,
-        job=page.job,
-        config=page.config,
-        tracks=page.tracks,
+        status_code=found.status_code,
+        title=found.title,
+        message=found.message,
+        job=found.job,
+        config=found.config,
+        tracks=found.tracks,
     )
 
 

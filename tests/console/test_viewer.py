@@ -19,6 +19,7 @@ from timecode import Timecode
 
 from tests.console.viewer_support import (
     HOSTILE,
+    MARKS,
     MEDIA,
     REPO,
     ViewerMedia,
@@ -206,3 +207,31 @@ async def test_the_viewer_timecodes_match_the_timecode_package(
         expected = Timecode(library_rate, frames=frame + 1, force_non_drop_frame=not drop_frame)
         assert text == str(expected), (frame, text, str(expected))
         assert back == frame
+
+
+async def test_with_api_keys_the_viewer_reads_the_package_with_the_console_session(
+    live_server: Any, page: Any, catalog: Any, viewer_media: Path
+) -> None:
+    key = "viewer-key-1"
+    server = await live_server(media_roots=[viewer_media], api_keys=[key])
+    media = MEDIA[0]
+    full_path = "/" + media.relative
+    await catalog.insert_many(catalog_events(full_path))
+    job = await run_export(
+        server.base_url,
+        export_order(full_path, media.rate, media.start_timecode, proxy=True),
+        headers={"X-API-Key": key},
+    )
+    viewer = f"/console/spark/{job['spark_id']}"
+    await page.goto(server.url(viewer))
+    assert page.url.startswith(server.url("/console/login"))
+    await page.get_by_label("API key").fill(key)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(server.url(viewer))
+    await page.wait_for_function(READY)
+    # The lists, the tracks and the proxy all came through the session cookie.
+    assert await page.locator("#list-markers li").count() == len(MARKS) + 1
+    await page.wait_for_function(
+        "Array.from(document.getElementById('proxy').textTracks).some(t => t.kind === 'captions' && t.cues?.length)"
+    )
+    await page.wait_for_function("document.getElementById('proxy').readyState >= 2")

@@ -86,8 +86,8 @@ def export_order(full_path: str, rate: str, start_timecode: str, proxy: bool) ->
     return order
 
 
-async def run_export(base_url: str, order: dict[str, Any]) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+async def run_export(base_url: str, order: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, headers=headers) as client:
         response = await client.post("/spark", json=order)
         assert response.status_code == 202, response.text
         await wait_until_finished(client, response.json()["links"]["status"], within=120)
