@@ -192,6 +192,9 @@ async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
             times[name] = parse_time(chosen[name], name)
         except ValueError as error:
             errors.append(str(error))
+    for name, moment in times.items():
+        if moment is not None:  # shown back as the form's `datetime-local` field takes it, in UTC
+            chosen[name] = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     result = None
     if not errors:
         job_filter = JobFilter(
