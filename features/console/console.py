@@ -10,6 +10,10 @@ Pages: the overview (`/console`, live from `GET /jobs/stats` and `GET /health`),
 (`/console/replicas`, from `GET /replicas`), and the login (`/console/login`, `/console/logout`) that
 keeps the API key in an HttpOnly cookie when `API_KEYS` is set. A missing job is a 404 page; a
 read-only key sees the same pages without their action buttons (the API refuses them with 403 anyway).
+
+Each page is complete as served (no script needed to read it); `static/console.js` then keeps it live
+by polling the same endpoints every 2 s — each poll waits for the previous answer, so they never pile
+up, and pauses while the tab is hidden — and swaps values in as text, never as HTML.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from shared.auth import (
     key_access,
     request_access,
     request_csrf_token,
+    safe_next_path,
     session_cookie_options,
 )
 from shared.db import DatabaseDep
@@ -80,17 +85,14 @@ def not_found(request: Request, detail: str) -> HTMLResponse:
 
 
 def local_next(target: str | None) -> str:
-    """Where to go after logging in: a console path of this site only (never another host)."""
-    if not target or "\\" in target or any(ord(char) < 0x20 for char in target):
+    """Where to go after logging in: a console page of this site only (`safe_next_path`), and never
+    the login or logout again."""
+    chosen = safe_next_path(target)
+    if any(ord(char) < 0x20 for char in chosen) or urlsplit(chosen).path.startswith(
+        ("/console/login", "/console/logout")
+    ):
         return "/console"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or target.startswith("//"):
-        return "/console"
-    if parts.path != "/console" and not parts.path.startswith("/console/"):
-        return "/console"
-    if parts.path.startswith(("/console/login", "/console/logout")):
-        return "/console"
-    return target
+    return chosen
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -195,7 +195,7 @@ const Console = (() => {
     };
     fetchHealth(healthUrl).catch((error) => note(`Health check failed: ${error.message}`));
     poll(refresh);
-    poll(() => fetchHealth(healthUrl), 5000);
+    poll(() => fetchHealth(healthUrl), 10000); // /health runs its checks afresh: a slower beat
   }
 
   // --- jobs -----------------------------------------------------------------------------------------
