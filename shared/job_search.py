@@ -23,6 +23,7 @@ from pymongo import DESCENDING
 from shared.db import Database
 from shared.jobs import JOBS_COLLECTION, JobPage, decode_cursor, encode_cursor, jobs
 from shared.priority import DEFAULT_PRIORITY
+from shared.shared_look import SharedLook
 
 # Where a job's name lives, by kind, first found wins: what a person calls the job in a list.
 NAME_FIELDS = {
@@ -47,6 +48,11 @@ SUMMARY_PROJECTION = {
     )
 }
 NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+SHARED_TTL_SECONDS = 1.0
+SHARED_MAX_STALE_SECONDS = 5.0
+_shared_pages: SharedLook[JobPage] = SharedLook(
+    ttl=SHARED_TTL_SECONDS, max_stale=SHARED_MAX_STALE_SECONDS, max_keys=256
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,17 @@ async def search_jobs(database: Database, f: JobFilter, limit: int, cursor: str 
     page = found[:limit]
     next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["_id"]) if len(found) > limit and page else None
     return JobPage(total=total, jobs=[job_summary(document) for document in page], next_cursor=next_cursor)
+
+
+async def search_jobs_shared(database: Database, f: JobFilter, limit: int, cursor: str | None) -> JobPage:
+    """`search_jobs` for pages that poll (the console's live list): callers asking the same page within
+    `SHARED_TTL_SECONDS` share one look, and an answer up to `SHARED_MAX_STALE_SECONDS` old is served at
+    once while the next look runs (`shared/shared_look.py`), so many tabs on one list cost one look per
+    replica per interval. The page is shared: treat it as read-only."""
+    if cursor is not None:
+        decode_cursor(cursor)  # a foreign cursor is the caller's 422, never a kept failure
+    key = (id(database.client), database.db.name, f, limit, cursor)
+    return await _shared_pages.get(key, lambda: search_jobs(database, f, limit, cursor))
 
 
 async def count_jobs(database: Database, query: dict[str, Any]) -> int:
