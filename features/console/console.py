@@ -38,7 +38,7 @@ from shared.auth import (
     session_cookie_options,
 )
 from shared.db import DatabaseDep
-from shared.job_search import JobFilter, search_jobs
+from shared.job_search import JobFilter, search_jobs_shared
 from shared.job_stats import job_stats
 from shared.jobs import FINISHED, Job, JobStatus, load_job
 from shared.priority import Priority
@@ -179,8 +179,9 @@ def filter_problems(chosen: dict[str, str], statuses: list[str]) -> list[str]:
 
 @router.get("/jobs", response_class=HTMLResponse)
 async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
-    """The job list: the form's filter, run by `search_jobs` exactly as `GET /jobs` runs it; the page
-    then polls `GET /jobs` with the same filter and cursor (`api_url`)."""
+    """The job list: the form's filter, run by `search_jobs` exactly as `GET /jobs` runs it (through
+    its shared look: many people opening one list cost one look per replica per second); the page then
+    polls `GET /jobs` with the same filter and cursor (`api_url`)."""
     query = request.query_params
     chosen = {name: query.get(name, "").strip() for name in FILTER_FIELDS}
     statuses = list(dict.fromkeys(status for status in query.getlist("status") if status))
@@ -209,7 +210,7 @@ async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
             text=chosen["q"] or None,
         )
         try:
-            result = await search_jobs(database, job_filter, limit, cursor)
+            result = await search_jobs_shared(database, job_filter, limit, cursor)
         except Problem as problem:
             errors.append(problem.detail)
     # The filter as the form sent it (for the page links) and as the API takes it (times with a zone).
