@@ -44,6 +44,7 @@ bench: $(INSTALLED) $(FERRETDB)
 	$(BIN)/python -m bench.api_bench
 	$(BIN)/python -m bench.export_bench
 	$(BIN)/python -m bench.media_bench
+	$(BIN)/python -m bench.console_bench
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

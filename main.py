@@ -18,7 +18,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from features.cancel_export import cancel_export
-from features.console import console
+from features.console import console, viewer
 from features.create_export import create_export
 from features.create_import import create_import
 from features.download_artifact import download_artifact
@@ -82,6 +82,7 @@ FEATURE_ROUTERS = (
     list_jobs.router,
     list_replicas.router,
     console.router,
+    viewer.router,
 )
 
 

@@ -3,22 +3,347 @@
 The console is a client of the API: every number it shows comes from a documented endpoint or a
 `shared/` query those endpoints use too, and every action is a `fetch` to a documented REST endpoint.
 It imports no other feature. Pages are HTML (Jinja2, autoescaped); `static/` holds our own CSS and JS.
+
+Pages: the overview (`/console`, live from `GET /jobs/stats` and `GET /health`), the job list
+(`/console/jobs`, the filters of `GET /jobs`, paged with its cursors), one job
+(`/console/jobs/{kind}/{id}`: work order, attempts, manifest, batches and the actions), the replicas
+(`/console/replicas`, from `GET /replicas`), and the login (`/console/login`, `/console/logout`) that
+keeps the API key in an HttpOnly cookie when `API_KEYS` is set. A missing job is a 404 page; a
+read-only key sees the same pages without their action buttons (the API refuses them with 403 anyway).
+
+Each page is complete as served (no script needed to read it); `static/console.js` then keeps it live
+by polling the same endpoints every 2 s — each poll waits for the previous answer, so they never pile
+up, and pauses while the tab is hidden — and swaps values in as text, never as HTML.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from features.console.rendering import render, static_file
+from shared.auth import (
+    CSRF_FIELD,
+    Access,
+    csrf_matches,
+    key_access,
+    request_access,
+    request_csrf_token,
+    safe_next_path,
+    session_cookie_options,
+)
+from shared.db import DatabaseDep
+from shared.job_search import JobFilter, search_jobs_shared
+from shared.job_stats import job_stats
+from shared.jobs import FINISHED, Job, JobStatus, load_job
+from shared.priority import Priority
 from shared.problems import Problem
+from shared.replicas import list_replicas
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
+KINDS = ("export", "import")
+STATUSES = tuple(status.value for status in JobStatus)
+PRIORITIES = tuple(priority.value for priority in Priority)
+PAGE_SIZES = (25, 50, 100, 200)
+RETRYABLE = ("failed", "cancelled")  # one job's retry (`POST /spark/{id}/retry`)
+BULK_RETRYABLE = ("failed", "cancelled", "partially_completed")  # what `POST /jobs/retry` takes
+FILTER_FIELDS = ("kind", "status", "repo_guid", "priority", "created_after", "created_before", "q")
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A console page with the session in its context: the access (open, full or read) and the CSRF
+    token the base template puts in `<meta name="csrf-token">` for the page's `fetch` calls."""
+    access = request_access(request)
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        access=access.value if access else None,
+        read_only=access == Access.read,
+        keys_on=keys_configured(request),
+        csrf_token=request_csrf_token(request),
+        **context,
+    )
+
+
+def keys_configured(request: Request) -> bool:
+    settings = request.app.state.settings
+    return bool(settings.api_keys or settings.api_read_keys)
+
+
+def not_found(request: Request, detail: str) -> HTMLResponse:
+    return page(request, "not_found.html", status_code=404, title="Not found", detail=detail)
+
+
+# --- login and logout ------------------------------------------------------------------------------
+
+
+def local_next(target: str | None) -> str:
+    """Where to go after logging in: a console page of this site only (`safe_next_path`), and never
+    the login or logout again."""
+    chosen = safe_next_path(target)
+    if any(ord(char) < 0x20 for char in chosen) or urlsplit(chosen).path.startswith(
+        ("/console/login", "/console/logout")
+    ):
+        return "/console"
+    return chosen
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def console_login_form(request: Request, next: str | None = None) -> Response:
+    if not keys_configured(request):
+        return RedirectResponse(local_next(next), status_code=303)
+    return page(request, "login.html", title="Log in", next=local_next(next), error=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def console_login(request: Request, key: str = Form(""), next: str = Form("/console")) -> Response:
+    target = local_next(next)
+    if not keys_configured(request):
+        return RedirectResponse(target, status_code=303)
+    if not key or key_access(key, request.app.state.settings) is None:
+        return page(request, "login.html", status_code=401, title="Log in", next=target, error="That key is not valid.")
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(value=key, **session_cookie_options(request))
+    return response
+
+
+@router.post("/logout")
+async def console_logout(request: Request) -> Response:
+    form = await request.form()
+    token = form.get(CSRF_FIELD)
+    if not keys_configured(request):
+        return RedirectResponse("/console", status_code=303)
+    # Without a valid session there is nothing to end; with one, only its own form may end it.
+    if request_access(request) is not None and not csrf_matches(request, token if isinstance(token, str) else None):
+        raise Problem("the form carries no valid CSRF token", status=403, slug="csrf")
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(**session_cookie_options(request))
+    return response
+
+
+# --- overview --------------------------------------------------------------------------------------
+
 
 @router.get("", response_class=HTMLResponse)
-async def console_overview(request: Request) -> HTMLResponse:
-    return render(request, "overview.html", title="Overview")
+async def console_overview(request: Request, database: DatabaseDep) -> HTMLResponse:
+    stats = await job_stats(database)
+    return page(request, "overview.html", title="Overview", stats=stats, statuses=STATUSES)
+
+
+# --- jobs ------------------------------------------------------------------------------------------
+
+
+def parse_time(value: str | None, name: str) -> datetime | None:
+    """A time from the filter form: ISO 8601; a `datetime-local` value without a zone is UTC."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{name} is not a time (use 2026-01-31T12:00)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def job_link(kind: str, job_id: str) -> str:
+    return f"/console/jobs/{quote(kind, safe='')}/{quote(job_id, safe='')}"
+
+
+def job_row(summary: dict[str, Any]) -> dict[str, Any]:
+    """A job of the list (`shared.job_search.job_summary`, as `GET /jobs` answers it) with its link."""
+    return {**summary, "link": job_link(summary["kind"], summary["id"])}
+
+
+def filter_problems(chosen: dict[str, str], statuses: list[str]) -> list[str]:
+    """What is wrong with the list's filter, in the words `GET /jobs` would use (it takes the same)."""
+    problems = [
+        f"{name} must be one of {', '.join(allowed)}"
+        for name, allowed in (("kind", KINDS), ("priority", PRIORITIES))
+        if chosen[name] and chosen[name] not in allowed
+    ]
+    if any(status not in STATUSES for status in statuses):
+        problems.append(f"status must be one of {', '.join(STATUSES)}")
+    for name, longest in (("repo_guid", 255), ("q", 200)):
+        if len(chosen[name]) > longest:
+            problems.append(f"{name} is longer than {longest} characters")
+        if "\x00" in chosen[name]:
+            problems.append(f"{name} must not contain a NUL character")
+    return problems
+
+
+@router.get("/jobs", response_class=HTMLResponse)
+async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
+    """The job list: the form's filter, run by `search_jobs` exactly as `GET /jobs` runs it (through
+    its shared look: many people opening one list cost one look per replica per second); the page then
+    polls `GET /jobs` with the same filter and cursor (`api_url`)."""
+    query = request.query_params
+    chosen = {name: query.get(name, "").strip() for name in FILTER_FIELDS}
+    statuses = list(dict.fromkeys(status for status in query.getlist("status") if status))
+    chosen_limit = query.get("limit", "")
+    limit = int(chosen_limit) if chosen_limit.isdigit() and int(chosen_limit) in PAGE_SIZES else PAGE_SIZES[1]
+    cursor = query.get("cursor") or None
+    errors = filter_problems(chosen, statuses)
+    times: dict[str, datetime | None] = {}
+    for name in ("created_after", "created_before"):
+        try:
+            times[name] = parse_time(chosen[name], name)
+        except ValueError as error:
+            errors.append(str(error))
+    for name, moment in times.items():
+        if moment is not None:  # shown back as the form's `datetime-local` field takes it, in UTC
+            chosen[name] = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    result = None
+    if not errors:
+        job_filter = JobFilter(
+            kind=chosen["kind"] or None,
+            statuses=tuple(statuses),
+            repo_guid=chosen["repo_guid"] or None,
+            priority=chosen["priority"] or None,
+            created_after=times["created_after"],
+            created_before=times["created_before"],
+            text=chosen["q"] or None,
+        )
+        try:
+            result = await search_jobs_shared(database, job_filter, limit, cursor)
+        except Problem as problem:
+            errors.append(problem.detail)
+    # The filter as the form sent it (for the page links) and as the API takes it (times with a zone).
+    filters = [(name, value) for name, value in query.multi_items() if name in (*FILTER_FIELDS, "limit") and value]
+    api_filter = [(name, chosen[name]) for name in ("kind", "repo_guid", "priority", "q") if chosen[name]]
+    api_filter += [("status", status) for status in statuses]
+    api_filter += [(name, moment.isoformat()) for name, moment in times.items() if moment is not None]
+    next_link = None
+    if result is not None and result.next_cursor:
+        next_link = "/console/jobs?" + urlencode([*filters, ("cursor", result.next_cursor)])
+    page_query = [*api_filter, ("limit", str(limit)), *([("cursor", cursor)] if cursor else [])]
+    retry_filter: dict[str, Any] = {
+        "kind": chosen["kind"] or None,
+        "repo_guid": chosen["repo_guid"] or None,
+        "status": [status for status in statuses if status in BULK_RETRYABLE] or None,
+        "priority": chosen["priority"] or None,
+        "q": chosen["q"] or None,
+        **{name: moment.isoformat() if moment else None for name, moment in times.items()},
+    }
+    return page(
+        request,
+        "jobs.html",
+        status_code=422 if errors else 200,
+        title="Jobs",
+        chosen=chosen,
+        statuses_chosen=statuses,
+        limit=limit,
+        kinds=KINDS,
+        statuses=STATUSES,
+        priorities=PRIORITIES,
+        page_sizes=PAGE_SIZES,
+        errors=errors,
+        rows=[job_row(document) for document in result.jobs] if result else [],
+        total=result.total if result else None,
+        next_link=next_link,
+        first_link="/console/jobs?" + urlencode(filters) if cursor else None,
+        api_url=None if errors else "/jobs?" + urlencode(page_query),
+        retry_filter={name: value for name, value in retry_filter.items() if value is not None},
+        # A bulk retry acts on the list's jobs: not offered when the list shows none it could retry.
+        bulk_retry=not errors and (not statuses or any(status in BULK_RETRYABLE for status in statuses)),
+    )
+
+
+WORK_ORDER_SHOWN = 100_000  # characters: an import of many thousand highlights would drown the page
+
+
+def pretty(value: Any, most: int = WORK_ORDER_SHOWN) -> tuple[str, bool]:
+    """Indented JSON, cut after `most` characters; whether it was cut."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return (text[:most], True) if len(text) > most else (text, False)
+
+
+def detail_context(job: Job) -> dict[str, Any]:
+    """What the job page shows, from the stored job (the same document `GET /spark/{id}` reads)."""
+    base = "/spark" if job.kind == "export" else "/spark/import"
+    manifest = job.result.get("manifest") if job.kind == "export" else None
+    artifacts = [
+        {**artifact, "href": f"/spark/{quote(job.id)}/artifacts/{quote(str(artifact.get('path', '')))}"}
+        for artifact in (manifest or {}).get("artifacts", [])
+    ]
+    package = job.result.get("package") if job.kind == "export" else None
+    work_order, cut = pretty(job.payload)
+    runs = [
+        {**run, "traceback_tail": "\n".join(str(run.get("traceback") or "").splitlines()[-15:])} for run in job.runs
+    ]
+    return {
+        "job": job,
+        "kind": job.kind,
+        "status": job.status.value,
+        "finished": job.status in FINISHED,
+        "payload": work_order,
+        "payload_cut": cut,
+        "asset": (job.payload.get("inputs") or {}).get("full_path")
+        if job.kind == "export"
+        else (job.payload.get("asset") or {}).get("fullPath"),
+        "runs": runs,
+        "retries": job.retries,
+        "errors": job.errors,
+        "manifest": manifest,
+        "manifest_rest": pretty({key: value for key, value in (manifest or {}).items() if key != "artifacts"})[0],
+        "artifacts": artifacts,
+        "package_href": f"/spark/{quote(job.id)}/package" if package else None,
+        "package": package,
+        "viewer_href": f"/console/spark/{quote(job.id)}"
+        if job.kind == "export" and job.status.value in ("completed", "partially_completed")
+        else None,
+        "batches": job.result.get("batches", []) if job.kind == "import" else [],
+        "counts": {name: job.result.get(name) for name in ("items_total", "items_created", "items_failed")}
+        if job.kind == "import"
+        else {},
+        "api": {
+            "job": f"{base}/{job.id}",
+            "status": f"{base}/{job.id}/status",
+            "cancel": f"/spark/{job.id}/cancel" if job.kind == "export" else None,
+            "retry": f"{base}/{job.id}/retry",
+            "priority": f"{base}/{job.id}",
+        },
+        "can_cancel": job.kind == "export" and job.status in (JobStatus.pending, JobStatus.processing),
+        "can_retry": job.status.value in RETRYABLE,
+        "can_prioritize": job.status == JobStatus.pending,
+        "priorities": PRIORITIES,
+    }
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+async def console_job_by_id(request: Request, job_id: str, database: DatabaseDep) -> Response:
+    """A job by its id alone (pasted from a log, say): its page, whichever kind it is."""
+    for kind in KINDS:
+        if await load_job(database, kind, job_id) is not None:
+            return RedirectResponse(job_link(kind, job_id.lower()), status_code=303)
+    return not_found(request, f"There is no job with id {job_id}.")
+
+
+@router.get("/jobs/{kind}/{job_id}", response_class=HTMLResponse)
+async def console_job(request: Request, kind: str, job_id: str, database: DatabaseDep) -> HTMLResponse:
+    job = await load_job(database, kind, job_id) if kind in KINDS else None
+    if job is None:
+        return not_found(request, f"There is no {kind} job with id {job_id}.")
+    noun = "Export" if kind == "export" else "Import"
+    return page(request, "job.html", title=f"{noun} {job.id}", **detail_context(job))
+
+
+# --- replicas --------------------------------------------------------------------------------------
+
+
+@router.get("/replicas", response_class=HTMLResponse)
+async def console_replicas(request: Request, database: DatabaseDep) -> HTMLResponse:
+    settings = request.app.state.settings
+    replicas = await list_replicas(database, settings.lease_seconds)
+    return page(request, "replicas.html", title="Replicas", replicas=replicas, lease_seconds=settings.lease_seconds)
+
+
+# --- static files ----------------------------------------------------------------------------------
 
 
 @router.get("/static/{name}")
