@@ -69,8 +69,9 @@ def fingerprint(folder: Path, spark_id: str, manifest: dict[str, Any]) -> dict[s
             content = json.dumps(read_xlsx_rows(path), ensure_ascii=False, default=str).encode()
         else:
             content = path.read_bytes().replace(spark_id.encode(), b"SPARK_ID")
-            if path.name.endswith("llm_instructions.md"):
-                content = b"\n".join(line for line in content.split(b"\n") if b"made " not in line)
+            if path.name.endswith("llm_instructions.md"):  # its moment, and the SRTs' cue counts, aside
+                lines = content.split(b"\n")
+                content = b"\n".join(line for line in lines if b"made " not in line and b".srt`" not in line)
         prints[relative] = hashlib.sha256(content).hexdigest()
     prints["manifest"] = {
         "counts": manifest["counts"],
