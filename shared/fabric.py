@@ -1,8 +1,8 @@
 """Fabric's two contracts (SPEC §2): the catalog we read and the insight API we push to.
 
 Catalog reads cannot be made without a `repo_guid`: a query without the repository filter would leak
-other repositories' events. Documents stream in start order; each bad one is repaired or skipped
-with a `CatalogWarning`, never crashing the reader.
+other repositories' events. Events come back in start order; each bad document is repaired or
+skipped with a `CatalogWarning`, never crashing the reader.
 
 The insight push sends one batch per call with `apiKey` and `Idempotency-Key` headers, each call
 waiting its turn at the cluster-wide gate (`shared.fabric_rate`: `FABRIC_MAX_REQUESTS_PER_SECOND`,
@@ -17,7 +17,7 @@ import logging
 import math
 import posixpath
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -85,41 +85,69 @@ def catalog_query(repo_guid: str, full_path: str | None = None, event_ids: Seque
     return scoped_filter(repo_guid, fullPath=full_path, _id=id_filter)
 
 
-async def stream_catalog(
-    collection: AsyncCollection,
-    repo_guid: str,
-    full_path: str | None = None,
-    event_ids: Sequence[str] | None = None,
-) -> AsyncIterator[CatalogEvent | CatalogWarning]:
-    """Events of one asset in start order, repaired; a warning in the stream for each bad document."""
-    cursor = collection.find(catalog_query(repo_guid, full_path, event_ids)).sort([("start", 1), ("_id", 1)])
-    seen: set[tuple[Any, ...]] = set()
-    async for document in cursor.batch_size(CATALOG_BATCH_SIZE):
-        event, warnings = repair_document(document)
-        for warning in warnings:
-            yield warning
-        if event is None:
-            continue
-        fingerprint = (event.event_type, event.value, event.start, event.end)
-        if fingerprint in seen:
-            yield CatalogWarning(event.id, "duplicate", "same type, value, start and end as an earlier event; skipped")
-            continue
-        seen.add(fingerprint)
-        yield event
-
-
 async def read_catalog(
     collection: AsyncCollection,
     repo_guid: str,
     full_path: str | None = None,
     event_ids: Sequence[str] | None = None,
+    on_read: Callable[[int], Awaitable[None]] | None = None,
 ) -> CatalogRead:
+    """Every event of the scope, repaired, in start order; `on_read(documents so far)` after each batch.
+
+    The database is not asked to sort (issue 14): on the embedded server the sort cost more time and
+    memory than the read, and the repair (negative starts clamped) needs a sort of our own anyway.
+    The documents are put in the order a `sort({start: 1, _id: 1})` gives (`bson_order`), so which of
+    two duplicates is kept, and the order of the warnings, are as they were; then events are ordered
+    by their repaired start (a stable sort: ties keep that order).
+    """
+    cursor = collection.find(catalog_query(repo_guid, full_path, event_ids)).batch_size(CATALOG_BATCH_SIZE)
+    read: list[tuple[tuple[Any, ...], tuple[Any, ...], CatalogEvent | None, list[CatalogWarning]]] = []
+    async for document in cursor:
+        event, warnings = repair_document(document)
+        read.append((bson_order(document.get("start")), bson_order(document.get("_id")), event, warnings))
+        if on_read is not None and len(read) % CATALOG_BATCH_SIZE == 0:
+            await on_read(len(read))
+    if on_read is not None and len(read) % CATALOG_BATCH_SIZE:
+        await on_read(len(read))
+    read.sort(key=lambda item: (item[0], item[1]))
     result = CatalogRead()
-    async for item in stream_catalog(collection, repo_guid, full_path, event_ids):
-        (result.events if isinstance(item, CatalogEvent) else result.warnings).append(item)
+    seen: set[tuple[Any, ...]] = set()
+    for _, _, event, warnings in read:
+        result.warnings.extend(warnings)
+        if event is None:
+            continue
+        fingerprint = (event.event_type, event.value, event.start, event.end)
+        if fingerprint in seen:
+            result.warnings.append(
+                CatalogWarning(event.id, "duplicate", "same type, value, start and end as an earlier event; skipped")
+            )
+            continue
+        seen.add(fingerprint)
+        result.events.append(event)
     # Repaired starts (negative → 0) can move an event ahead of the database's order.
     result.events.sort(key=lambda event: event.start)
     return result
+
+
+_NUMBER, _TEXT, _OTHER, _OBJECT_ID, _BOOLEAN, _DATE = 2, 3, 4, 7, 8, 9
+
+
+def bson_order(value: Any) -> tuple[Any, ...]:
+    """A sort key that orders values as MongoDB's sort does across types: null (and missing) <
+    numbers (NaN first) < strings < objects and arrays < ObjectIds < booleans < dates."""
+    if value is None:
+        return (1, 0, 0)
+    if isinstance(value, bool):
+        return (_BOOLEAN, 0, value)
+    if isinstance(value, int | float):
+        return (_NUMBER, 0, 0) if value != value else (_NUMBER, 1, value)
+    if isinstance(value, str):
+        return (_TEXT, 0, value)
+    if isinstance(value, ObjectId):
+        return (_OBJECT_ID, 0, value.binary)
+    if isinstance(value, datetime):
+        return (_DATE, 0, value.timestamp())
+    return (_OTHER, 0, str(value))
 
 
 def repair_document(document: dict[str, Any]) -> tuple[CatalogEvent | None, list[CatalogWarning]]:

@@ -4,7 +4,7 @@ events (repaired or skipped into warnings) and the media's probe, before any fil
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -56,9 +56,12 @@ class ExportPlan:
         )
 
 
-async def make_plan(order: CreateExportRequest, services: Services) -> ExportPlan:
+async def make_plan(
+    order: CreateExportRequest, services: Services, on_read: Callable[[int], Awaitable[None]] | None = None
+) -> ExportPlan:
+    """The plan; `on_read(documents read so far)` is called during the catalog read."""
     read = await read_catalog(
-        services.database.catalog, order.repo_guid, order.inputs.full_path, order.inputs.event_ids
+        services.database.catalog, order.repo_guid, order.inputs.full_path, order.inputs.event_ids, on_read
     )
     by_type = group_by_data_type(read.events)
     if not read.events and (order.outputs.requested_types() or order.outputs.selects.enabled):
