@@ -569,7 +569,10 @@ def profile_in_process(url: str, catalog_db: str, order: dict[str, Any], workdir
     step_cpu["zip"] = time.process_time() - before
     print(f"catalog read + plan: {read_cpu:.1f} CPU s; per format (all types): "
           + ", ".join(f"{name} {seconds:.1f}" for name, seconds in step_cpu.items()))  # fmt: skip
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+    stats = pstats.Stats(profiler).sort_stats("tottime")
+    stats.print_stats(top)
+    if os.environ.get("BENCH_CALLERS"):
+        stats.print_callers(os.environ["BENCH_CALLERS"])
 
 
 def progress(message: str) -> None:

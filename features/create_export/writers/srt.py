@@ -56,7 +56,7 @@ _MARKUP_START = re.compile(r"(<)|(\{)(?=\\)|(\\)(?=[Nnh])")
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """Write the segments as consecutive, non-overlapping cues and return the file written."""
     frame_ms = one_frame_milliseconds(timeline.rate)
-    spans: list[tuple[int, int, str]] = []
+    spans: list[tuple[int, int, bytes]] = []
     skipped = 0
     for segment in sorted(segments, key=lambda segment: (segment.start, segment.id)):
         lines = cue_lines(segment.value)
@@ -64,22 +64,24 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
             skipped += 1
             continue
         start_ms, end_ms = cue_milliseconds(segment, frame_ms)
-        spans.append((start_ms, end_ms, shown_as_written(" ".join(lines))))
+        # Encoded once: a segment of a busy stretch shows in dozens of cues.
+        spans.append((start_ms, end_ms, shown_as_written(" ".join(lines)).encode("utf-8")))
     written = 0
-    with path.open("w", encoding="utf-8", newline="\n") as stream:
-        for start_ms, end_ms, lines in layout_cues(spans):
+    with path.open("wb") as stream:
+        for start_ms, end_ms, lines_shown in layout_cues(spans):
             written += 1
-            stream.write(f"{written}\n{clock(start_ms, ',')} --> {clock(end_ms, ',')}\n{lines}\n\n")
+            timing = f"{written}\n{clock(start_ms, ',')} --> {clock(end_ms, ',')}\n".encode("ascii")
+            stream.write(timing + lines_shown + b"\n\n")
     return [WrittenFile(path=path, items=written, skipped=skipped)]
 
 
-def layout_cues(spans: Sequence[tuple[int, int, str]]) -> Iterator[tuple[int, int, str]]:
+def layout_cues(spans: Sequence[tuple[int, int, bytes]]) -> Iterator[tuple[int, int, bytes]]:
     """(start ms, end ms, text) spans in start order → consecutive cues `(start, end, lines)`.
 
     A sweep over the spans' starts and ends: between two neighbouring boundaries the cue shows the
     spans active there, in start order (a dict keeps insertion order, and spans enter in start order).
     """
-    active: dict[int, str] = {}
+    active: dict[int, bytes] = {}
     ends: list[tuple[int, int]] = []
     count = len(spans)
     index = 0
@@ -90,7 +92,7 @@ def layout_cues(spans: Sequence[tuple[int, int, str]]) -> Iterator[tuple[int, in
             upcoming = ends[0][0]
         assert upcoming is not None
         if active and upcoming > moment:
-            yield moment, upcoming, "\n".join(active.values())
+            yield moment, upcoming, b"\n".join(active.values())
         moment = upcoming
         while ends and ends[0][0] == moment:
             del active[heapq.heappop(ends)[1]]
