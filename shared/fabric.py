@@ -152,6 +152,46 @@ def bson_order(value: Any) -> tuple[Any, ...]:
 
 def repair_document(document: dict[str, Any]) -> tuple[CatalogEvent | None, list[CatalogWarning]]:
     """One catalog document as a usable event, or None; with a warning for every change made."""
+    event = _clean_event(document)
+    if event is not None:
+        return event, []
+    return _repair(document)
+
+
+def _clean_event(document: dict[str, Any]) -> CatalogEvent | None:
+    """The event of a document that needs no repair (nearly all of them), without the checks of
+    `_repair` field by field (issue 14: per-field overhead on 127,000 documents); None otherwise.
+    Exactly what `_repair` would make of it, with no warning."""
+    get = document.get
+    raw_id, event_type, value = get("_id"), get("sdnaEventType"), get("eventValue")
+    start, end, confidence = get("start"), get("end"), get("confidenceScore")
+    if not (
+        type(raw_id) is ObjectId
+        and type(event_type) is str
+        and type(value) is str
+        and type(start) is float
+        and type(end) is float
+        and 0.0 <= start <= end < math.inf
+        and (confidence is None or (type(confidence) is float and math.isfinite(confidence)))
+        and event_type.strip()
+        and value.strip()
+        and get("positions") is None
+    ):
+        return None
+    source, full_path = get("source"), get("fullPath")
+    return CatalogEvent(
+        id=str(raw_id),
+        event_type=event_type,
+        value=value,
+        start=start,
+        end=end,
+        confidence=confidence,
+        source=source if type(source) is str else None,
+        full_path=full_path if type(full_path) is str else None,
+    )
+
+
+def _repair(document: dict[str, Any]) -> tuple[CatalogEvent | None, list[CatalogWarning]]:
     raw_id = document.get("_id")
     event_id = str(raw_id)
     warnings: list[CatalogWarning] = []
