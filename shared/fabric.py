@@ -13,6 +13,7 @@ and a pause for every replica after a 429 with `Retry-After`), and turns every f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import posixpath
@@ -101,19 +102,30 @@ async def read_catalog(
     by their repaired start (a stable sort: ties keep that order).
     """
     cursor = collection.find(catalog_query(repo_guid, full_path, event_ids)).batch_size(CATALOG_BATCH_SIZE)
-    read: list[tuple[tuple[Any, ...], tuple[Any, ...], CatalogEvent | None, list[CatalogWarning]]] = []
+    documents: list[dict[str, Any]] = []
     async for document in cursor:
-        event, warnings = repair_document(document)
-        read.append((bson_order(document.get("start")), bson_order(document.get("_id")), event, warnings))
-        if on_read is not None and len(read) % CATALOG_BATCH_SIZE == 0:
-            await on_read(len(read))
-    if on_read is not None and len(read) % CATALOG_BATCH_SIZE:
-        await on_read(len(read))
+        documents.append(document)
+        if on_read is not None and len(documents) % CATALOG_BATCH_SIZE == 0:
+            await on_read(len(documents))
+    if on_read is not None and len(documents) % CATALOG_BATCH_SIZE:
+        await on_read(len(documents))
+    # Repairing, ordering and de-duplicating 100,000 documents is seconds of CPU: not on the event loop.
+    return await asyncio.to_thread(assemble, documents)
+
+
+def assemble(documents: list[dict[str, Any]]) -> CatalogRead:
+    """The documents of a read, repaired, in the database's `(start, _id)` order, de-duplicated, then
+    ordered by repaired start (blocking: run it in a thread)."""
+    read = [
+        (bson_order(document.get("start")), bson_order(document.get("_id")), *repair_document(document))
+        for document in documents
+    ]
     read.sort(key=lambda item: (item[0], item[1]))
     result = CatalogRead()
     seen: set[tuple[Any, ...]] = set()
     for _, _, event, warnings in read:
-        result.warnings.extend(warnings)
+        if warnings:
+            result.warnings.extend(warnings)
         if event is None:
             continue
         fingerprint = (event.event_type, event.value, event.start, event.end)

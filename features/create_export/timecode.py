@@ -111,15 +111,25 @@ def _bounded(table: dict[Any, Any]) -> dict[Any, Any]:
     return table
 
 
+# The rate object asked about last and its table, as one tuple (swapped atomically): a timeline's
+# rate is one object, and Fraction's `numerator`, `denominator` and hash are Python code.
+_recent_frames: tuple[Fraction | None, dict[float, int]] = (None, {})
+_recent_timecodes: tuple[Fraction | None, bool, str | None, dict[int, str]] = (None, False, None, {})
+
+
 def seconds_to_frame(seconds: float, rate: Fraction) -> int:
     """The nearest frame to a time, halves rounded up: floor(p/q × num/den + 1/2) in integers."""
-    numerator, denominator = rate.numerator, rate.denominator
-    table = _frames.get((numerator, denominator))
-    if table is None:
-        table = _frames.setdefault((numerator, denominator), {})
+    global _recent_frames
+    recent = _recent_frames
+    if recent[0] is rate:
+        table = recent[1]
+    else:
+        table = _frames.setdefault((rate.numerator, rate.denominator), {})
+        _recent_frames = (rate, table)
     frame = table.get(seconds)
     if frame is None:
         p, q = _decimal_ratio(seconds)
+        numerator, denominator = rate.numerator, rate.denominator
         frame = _bounded(table)[seconds] = (2 * p * numerator + q * denominator) // (2 * q * denominator)
     return frame
 
@@ -147,10 +157,13 @@ def fcpxml_time(frame: int, rate: Fraction) -> str:
 
 def frame_to_timecode(frame: int, rate: Fraction, drop_frame: bool, separator: str | None = None) -> str:
     """The `HH:MM:SS:FF` label of a frame count (`;` before the frames for drop frame)."""
-    key = (rate.numerator, rate.denominator, drop_frame, separator)
-    table = _timecodes.get(key)
-    if table is None:
-        table = _timecodes.setdefault(key, {})
+    global _recent_timecodes
+    recent = _recent_timecodes
+    if recent[0] is rate and recent[1] is drop_frame and recent[2] == separator:
+        table = recent[3]
+    else:
+        table = _timecodes.setdefault((rate.numerator, rate.denominator, drop_frame, separator), {})
+        _recent_timecodes = (rate, drop_frame, separator, table)
     label = table.get(frame)
     if label is None:
         label = _bounded(table)[frame] = _frame_to_timecode(frame, rate, drop_frame, separator)
