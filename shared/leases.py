@@ -64,6 +64,7 @@ class JobRun:
     _last_progress: float = field(default_factory=time.monotonic)
     # The last progress asked for (written or throttled) and when its step began: `keep_moving`.
     _asked: tuple[float, str, float] = field(default_factory=lambda: (0.0, "started", time.monotonic()))
+    _written_step: str = "started"
     # A run holding a repository slot (`shared/repo_slots.py`) writes nothing once its lease is out,
     # even if no one took the job yet: by then its slot may be another run's.
     fence_on_expiry: bool = False
@@ -115,18 +116,26 @@ class JobRun:
         await self._write_progress(percent, step, now)
 
     async def keep_moving(self) -> None:
-        """Until cancelled: when nothing was written for `STILL_INTERVAL`, write the step asked for last
-        (one the throttle dropped), or once it has run that long, the step with its time ("writing
-        events.xlsx (3 s)"), so a long step (a catalog read, a big file, the zip) never leaves
-        `progress` still (issue 14). It only writes: a write that matches nothing (a cancel request,
-        a lost lease, the run just finished) is left to the processor's next step and the heartbeat."""
+        """Until cancelled: write the step asked for last once the throttle allows it, when the
+        throttle dropped it (the "reading the catalog" right after the claim, a file's step right
+        after the last catalog count); and when nothing was written for `STILL_INTERVAL`, the step
+        with its time ("writing events.xlsx (3 s)"), so a long step (a catalog read, a big file, the
+        zip) never leaves `progress` still (issue 14). It only writes: a write that matches nothing
+        (a cancel request, a lost lease, the run just finished) is left to the processor's next step
+        and the heartbeat."""
         while True:
-            await asyncio.sleep(STILL_INTERVAL / 2)
+            await asyncio.sleep(max(PROGRESS_INTERVAL / 2, 0.05))
             now = time.monotonic()
-            if now - self._last_progress < STILL_INTERVAL or self.cancel_requested or self.lost or self.work_done:
+            if self.cancel_requested or self.lost or self.work_done:
                 continue
             percent, step, since = self._asked
-            shown = step if now - since < STILL_INTERVAL else f"{step} ({now - since:.0f} s)"
+            quiet_for = now - self._last_progress
+            if step != self._written_step and quiet_for >= PROGRESS_INTERVAL:
+                shown = step
+            elif quiet_for >= STILL_INTERVAL:
+                shown = f"{step} ({now - since:.0f} s)"
+            else:
+                continue
             try:
                 await self._write_progress(percent, shown, now, quiet=True)
             except PyMongoError as error:  # the heartbeat decides what an unreachable database means
@@ -138,6 +147,7 @@ class JobRun:
         if now - self._last_progress < PROGRESS_INTERVAL:
             return
         self._last_progress = now
+        self._written_step = step  # before the round trip: `keep_moving` must not send it twice
         fields = {"progress": {"percent": round(percent, 1), "step": step}, **self.carry, "updated_at": utc_now()}
         outcome = await jobs(self.database).update_one(
             {**self._fence(), "cancel_requested": {"$ne": True}}, {"$set": fields}
