@@ -604,8 +604,11 @@ def run_service_bench(args: argparse.Namespace, counts: dict[str, int]) -> None:
         progress(f"floors: unsorted {floor['unsorted']:.1f} s, sorted {floor['sorted']:.1f} s")
         sides = [("this", ROOT)]
         if args.baseline_ref:
-            checkout = baseline_checkout(args.baseline_ref, workdir)
-            sides = [("base", checkout), ("this", ROOT)]
+            try:
+                checkout = baseline_checkout(args.baseline_ref, workdir)
+                sides = [("base", checkout), ("this", ROOT)]
+            except (OSError, subprocess.CalledProcessError) as error:  # no git, or no such commit here
+                progress(f"cannot check out {args.baseline_ref} beside this one ({error}); this checkout only")
         orders = work_orders()
         results = [bench.run(side, path, name, orders[name]) for name in args.order_list for side, path in sides]
         report(results, floor, args, counts)
