@@ -102,24 +102,41 @@ async def read_catalog(
     by their repaired start (a stable sort: ties keep that order).
     """
     cursor = collection.find(catalog_query(repo_guid, full_path, event_ids)).batch_size(CATALOG_BATCH_SIZE)
-    documents: list[dict[str, Any]] = []
+    # Each batch is repaired in a thread while the next one is read (the database's work overlaps
+    # ours, and a batch's documents are let go once repaired); the whole is ordered at the end.
+    repairs: list[asyncio.Future[list[_Repaired]]] = []
+    batch: list[dict[str, Any]] = []
+    documents = 0
     async for document in cursor:
-        documents.append(document)
-        if on_read is not None and len(documents) % CATALOG_BATCH_SIZE == 0:
-            await on_read(len(documents))
-    if on_read is not None and len(documents) % CATALOG_BATCH_SIZE:
-        await on_read(len(documents))
-    # Repairing, ordering and de-duplicating 100,000 documents is seconds of CPU: not on the event loop.
-    return await asyncio.to_thread(assemble, documents)
+        batch.append(document)
+        documents += 1
+        if len(batch) == CATALOG_BATCH_SIZE:
+            repairs.append(asyncio.ensure_future(asyncio.to_thread(repair_batch, batch)))
+            batch = []
+            if on_read is not None:
+                await on_read(documents)
+    repairs.append(asyncio.ensure_future(asyncio.to_thread(repair_batch, batch)))
+    if on_read is not None and documents % CATALOG_BATCH_SIZE:
+        await on_read(documents)
+    repaired = [item for part in await asyncio.gather(*repairs) for item in part]
+    # Ordering and de-duplicating 100,000 events is seconds of CPU: not on the event loop either.
+    return await asyncio.to_thread(assemble, repaired)
 
 
-def assemble(documents: list[dict[str, Any]]) -> CatalogRead:
-    """The documents of a read, repaired, in the database's `(start, _id)` order, de-duplicated, then
-    ordered by repaired start (blocking: run it in a thread)."""
-    read = [
+_Repaired = tuple[tuple[Any, ...], tuple[Any, ...], CatalogEvent | None, list[CatalogWarning]]
+
+
+def repair_batch(documents: list[dict[str, Any]]) -> list[_Repaired]:
+    """Each document repaired, with the keys of the database's `(start, _id)` order (blocking)."""
+    return [
         (bson_order(document.get("start")), bson_order(document.get("_id")), *repair_document(document))
         for document in documents
     ]
+
+
+def assemble(read: list[_Repaired]) -> CatalogRead:
+    """Repaired documents in the database's `(start, _id)` order, de-duplicated, then ordered by
+    repaired start (blocking: run it in a thread)."""
     read.sort(key=lambda item: (item[0], item[1]))
     result = CatalogRead()
     seen: set[tuple[Any, ...]] = set()

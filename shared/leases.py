@@ -28,7 +28,7 @@ from shared.jobs import Job, JobStatus, jobs, queued_progress, utc_now
 
 log = logging.getLogger("ai_spark.jobs")
 PROGRESS_INTERVAL = 0.5  # seconds between two progress writes of one run
-STILL_INTERVAL = 1.0  # `keep_moving`: progress unwritten this long is written again, with the step's time
+STILL_INTERVAL = 0.75  # `keep_moving`: progress unwritten this long is written again, with the step's time
 
 
 class LeaseLost(Exception):
