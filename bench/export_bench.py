@@ -469,6 +469,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
+def slowest_step(result: Result) -> str:
+    """The step `/status` answered with when it was slowest (where the event loop was held up)."""
+    if not result.samples:
+        return "n/a"
+    slowest = max(result.samples, key=lambda sample: sample.latency_ms)
+    return base_step(str(slowest.progress[1])).removeprefix("writing ")[:24]
+
+
 def _f(value: float | None, digits: int = 1, unit: str = "") -> str:
     return "n/a" if value is None else f"{value:.{digits}f}{unit}"
 
@@ -507,6 +515,7 @@ def report(results: list[Result], floor: dict[str, float], args: argparse.Namesp
         for r in results
     ])  # fmt: skip
     row("/status samples", [str(len(r.samples)) for r in results])
+    row("slowest /status during", [slowest_step(r) for r in results])
     row("progress longest still s", [_f(r.longest_still()) for r in results])
     steps = list(dict.fromkeys(step for r in results for step in r.steps() if step.startswith("writing")))
     for step in steps:
