@@ -19,6 +19,7 @@ import math
 import posixpath
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -103,22 +104,29 @@ async def read_catalog(
     """
     cursor = collection.find(catalog_query(repo_guid, full_path, event_ids)).batch_size(CATALOG_BATCH_SIZE)
     # Each batch is repaired in a thread while the next one is read (the database's work overlaps
-    # ours, and a batch's documents are let go once repaired); the whole is ordered at the end.
+    # ours, and a batch's documents are let go once repaired); the whole is ordered at the end. One
+    # repairing thread: more would only take turns at the GIL with each other and the event loop.
+    loop = asyncio.get_running_loop()
     repairs: list[asyncio.Future[list[_Repaired]]] = []
     batch: list[dict[str, Any]] = []
     documents = 0
-    async for document in cursor:
-        batch.append(document)
-        documents += 1
-        if len(batch) == CATALOG_BATCH_SIZE:
-            repairs.append(asyncio.ensure_future(asyncio.to_thread(repair_batch, batch)))
-            batch = []
-            if on_read is not None:
-                await on_read(documents)
-    repairs.append(asyncio.ensure_future(asyncio.to_thread(repair_batch, batch)))
-    if on_read is not None and documents % CATALOG_BATCH_SIZE:
-        await on_read(documents)
-    repaired = [item for part in await asyncio.gather(*repairs) for item in part]
+    repairer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-repair")
+    try:
+        async for document in cursor:
+            batch.append(document)
+            documents += 1
+            if len(batch) == CATALOG_BATCH_SIZE:
+                repairs.append(loop.run_in_executor(repairer, repair_batch, batch))
+                batch = []
+                if on_read is not None:
+                    await on_read(documents)
+        repairs.append(loop.run_in_executor(repairer, repair_batch, batch))
+        if on_read is not None and documents % CATALOG_BATCH_SIZE:
+            await on_read(documents)
+        repaired = [item for part in await asyncio.gather(*repairs) for item in part]
+    finally:
+        # Never wait here (on the event loop): after an error, what is still queued is dropped.
+        repairer.shutdown(wait=False, cancel_futures=True)
     # Ordering and de-duplicating 100,000 events is seconds of CPU: not on the event loop either.
     return await asyncio.to_thread(assemble, repaired)
 
