@@ -14,6 +14,7 @@ and a pause for every replica after a 429 with `Retry-After`), and turns every f
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import math
 import posixpath
@@ -123,7 +124,7 @@ async def read_catalog(
         repairs.append(loop.run_in_executor(repairer, repair_batch, batch))
         if on_read is not None and documents % CATALOG_BATCH_SIZE:
             await on_read(documents)
-        repaired = [item for part in await asyncio.gather(*repairs) for item in part]
+        repaired = list(await asyncio.gather(*repairs))
     finally:
         # Never wait here (on the event loop): after an error, what is still queued is dropped.
         repairer.shutdown(wait=False, cancel_futures=True)
@@ -131,24 +132,32 @@ async def read_catalog(
     return await asyncio.to_thread(assemble, repaired)
 
 
-_Repaired = tuple[tuple[Any, ...], tuple[Any, ...], CatalogEvent | None, list[CatalogWarning]]
+_Repaired = tuple[tuple[Any, ...], CatalogEvent | None, list[CatalogWarning]]
 
 
 def repair_batch(documents: list[dict[str, Any]]) -> list[_Repaired]:
-    """Each document repaired, with the keys of the database's `(start, _id)` order (blocking)."""
-    return [
-        (bson_order(document.get("start")), bson_order(document.get("_id")), *repair_document(document))
+    """Each document repaired, with the key of the database's `(start, _id)` order, sorted by it
+    (blocking). Sorted here, a thousand at a time: one `list.sort` of 100,000 tuples compares them
+    in C without ever letting the event loop's thread have the GIL (~1 s of `/status` waiting)."""
+    repaired = [
+        (bson_order(document.get("start")) + bson_order(document.get("_id")), *repair_document(document))
         for document in documents
     ]
+    repaired.sort(key=_order_key)
+    return repaired
 
 
-def assemble(read: list[_Repaired]) -> CatalogRead:
-    """Repaired documents in the database's `(start, _id)` order, de-duplicated, then ordered by
-    repaired start (blocking: run it in a thread)."""
-    read.sort(key=lambda item: (item[0], item[1]))
+def _order_key(item: _Repaired) -> tuple[Any, ...]:
+    return item[0]
+
+
+def assemble(batches: list[list[_Repaired]]) -> CatalogRead:
+    """Sorted batches of repaired documents merged in the database's `(start, _id)` order (in Python,
+    so other threads get their turns), de-duplicated, then ordered by repaired start (blocking: run
+    it in a thread)."""
     result = CatalogRead()
     seen: set[tuple[Any, ...]] = set()
-    for _, _, event, warnings in read:
+    for _, event, warnings in heapq.merge(*batches, key=_order_key):
         if warnings:
             result.warnings.extend(warnings)
         if event is None:
@@ -161,7 +170,8 @@ def assemble(read: list[_Repaired]) -> CatalogRead:
             continue
         seen.add(fingerprint)
         result.events.append(event)
-    # Repaired starts (negative → 0) can move an event ahead of the database's order.
+    # Repaired starts (negative → 0) can move an event ahead of the database's order; the events
+    # are nearly in order already, so this sort is one quick pass.
     result.events.sort(key=lambda event: event.start)
     return result
 
