@@ -28,8 +28,11 @@ _SETTINGS = {name.upper() for name in Settings.model_fields}
 class BenchProcess:
     """One HTTP server process on 127.0.0.1 and a free port; healthy once `health_path` answers 200."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path, health_path: str) -> None:
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], log_path: Path, health_path: str, cwd: Path = ROOT
+    ) -> None:
         self.name = name
+        self.cwd = cwd
         self.port = free_port()
         self.argv = [part.replace("{port}", str(self.port)) for part in argv]
         self.env = {**env, "PORT": str(self.port), "HOST": "127.0.0.1"}
@@ -45,7 +48,7 @@ class BenchProcess:
         base_env = {key: value for key, value in os.environ.items() if key.upper() not in _SETTINGS}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                self.argv, cwd=ROOT, env={**base_env, **self.env}, stdout=log, stderr=log, start_new_session=True
+                self.argv, cwd=self.cwd, env={**base_env, **self.env}, stdout=log, stderr=log, start_new_session=True
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -101,6 +104,17 @@ def cpu_seconds(pid: int) -> float | None:
     except (OSError, IndexError):
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_kb(pid: int, field: str = "VmRSS") -> int | None:
+    """A process's resident memory (`VmRSS`) or its peak (`VmHWM`) in kB from `/proc`, None once gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
 
 
 def service_argv(profile: bool = False) -> list[str]:

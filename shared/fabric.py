@@ -1,8 +1,8 @@
 """Fabric's two contracts (SPEC §2): the catalog we read and the insight API we push to.
 
 Catalog reads cannot be made without a `repo_guid`: a query without the repository filter would leak
-other repositories' events. Documents stream in start order; each bad one is repaired or skipped
-with a `CatalogWarning`, never crashing the reader.
+other repositories' events. Events come back in start order; each bad document is repaired or
+skipped with a `CatalogWarning`, never crashing the reader.
 
 The insight push sends one batch per call with `apiKey` and `Idempotency-Key` headers, each call
 waiting its turn at the cluster-wide gate (`shared.fabric_rate`: `FABRIC_MAX_REQUESTS_PER_SECOND`,
@@ -13,11 +13,14 @@ and a pause for every replica after a 429 with `Retry-After`), and turns every f
 
 from __future__ import annotations
 
+import asyncio
+import heapq
 import logging
 import math
 import posixpath
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -85,45 +88,157 @@ def catalog_query(repo_guid: str, full_path: str | None = None, event_ids: Seque
     return scoped_filter(repo_guid, fullPath=full_path, _id=id_filter)
 
 
-async def stream_catalog(
-    collection: AsyncCollection,
-    repo_guid: str,
-    full_path: str | None = None,
-    event_ids: Sequence[str] | None = None,
-) -> AsyncIterator[CatalogEvent | CatalogWarning]:
-    """Events of one asset in start order, repaired; a warning in the stream for each bad document."""
-    cursor = collection.find(catalog_query(repo_guid, full_path, event_ids)).sort([("start", 1), ("_id", 1)])
-    seen: set[tuple[Any, ...]] = set()
-    async for document in cursor.batch_size(CATALOG_BATCH_SIZE):
-        event, warnings = repair_document(document)
-        for warning in warnings:
-            yield warning
-        if event is None:
-            continue
-        fingerprint = (event.event_type, event.value, event.start, event.end)
-        if fingerprint in seen:
-            yield CatalogWarning(event.id, "duplicate", "same type, value, start and end as an earlier event; skipped")
-            continue
-        seen.add(fingerprint)
-        yield event
-
-
 async def read_catalog(
     collection: AsyncCollection,
     repo_guid: str,
     full_path: str | None = None,
     event_ids: Sequence[str] | None = None,
+    on_read: Callable[[int], Awaitable[None]] | None = None,
 ) -> CatalogRead:
+    """Every event of the scope, repaired, in start order; `on_read(documents so far)` after each batch.
+
+    The database is not asked to sort (issue 14): on the embedded server the sort cost more time and
+    memory than the read, and the repair (negative starts clamped) needs a sort of our own anyway.
+    The documents are put in the order a `sort({start: 1, _id: 1})` gives (`bson_order`), so which of
+    two duplicates is kept, and the order of the warnings, are as they were; then events are ordered
+    by their repaired start (a stable sort: ties keep that order).
+    """
+    cursor = collection.find(catalog_query(repo_guid, full_path, event_ids)).batch_size(CATALOG_BATCH_SIZE)
+    # Each batch is repaired in a thread while the next one is read (the database's work overlaps
+    # ours, and a batch's documents are let go once repaired); the whole is ordered at the end. One
+    # repairing thread: more would only take turns at the GIL with each other and the event loop.
+    loop = asyncio.get_running_loop()
+    repairs: list[asyncio.Future[list[_Repaired]]] = []
+    batch: list[dict[str, Any]] = []
+    documents = 0
+    repairer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-repair")
+    try:
+        async for document in cursor:
+            batch.append(document)
+            documents += 1
+            if len(batch) == CATALOG_BATCH_SIZE:
+                repairs.append(loop.run_in_executor(repairer, repair_batch, batch))
+                batch = []
+                if on_read is not None:
+                    await on_read(documents)
+        repairs.append(loop.run_in_executor(repairer, repair_batch, batch))
+        if on_read is not None and documents % CATALOG_BATCH_SIZE:
+            await on_read(documents)
+        repaired = list(await asyncio.gather(*repairs))
+    finally:
+        # Never wait here (on the event loop): after an error, what is still queued is dropped.
+        repairer.shutdown(wait=False, cancel_futures=True)
+    # Ordering and de-duplicating 100,000 events is seconds of CPU: not on the event loop either.
+    return await asyncio.to_thread(assemble, repaired)
+
+
+_Repaired = tuple[tuple[Any, ...], CatalogEvent | None, list[CatalogWarning]]
+
+
+def repair_batch(documents: list[dict[str, Any]]) -> list[_Repaired]:
+    """Each document repaired, with the key of the database's `(start, _id)` order, sorted by it
+    (blocking). Sorted here, a thousand at a time: one `list.sort` of 100,000 tuples compares them
+    in C without ever letting the event loop's thread have the GIL (~1 s of `/status` waiting)."""
+    repaired = [
+        (bson_order(document.get("start")) + bson_order(document.get("_id")), *repair_document(document))
+        for document in documents
+    ]
+    repaired.sort(key=_order_key)
+    return repaired
+
+
+def _order_key(item: _Repaired) -> tuple[Any, ...]:
+    return item[0]
+
+
+def assemble(batches: list[list[_Repaired]]) -> CatalogRead:
+    """Sorted batches of repaired documents merged in the database's `(start, _id)` order (in Python,
+    so other threads get their turns), de-duplicated, then ordered by repaired start (blocking: run
+    it in a thread)."""
     result = CatalogRead()
-    async for item in stream_catalog(collection, repo_guid, full_path, event_ids):
-        (result.events if isinstance(item, CatalogEvent) else result.warnings).append(item)
-    # Repaired starts (negative → 0) can move an event ahead of the database's order.
+    seen: set[tuple[Any, ...]] = set()
+    for _, event, warnings in heapq.merge(*batches, key=_order_key):
+        if warnings:
+            result.warnings.extend(warnings)
+        if event is None:
+            continue
+        fingerprint = (event.event_type, event.value, event.start, event.end)
+        if fingerprint in seen:
+            result.warnings.append(
+                CatalogWarning(event.id, "duplicate", "same type, value, start and end as an earlier event; skipped")
+            )
+            continue
+        seen.add(fingerprint)
+        result.events.append(event)
+    # Repaired starts (negative → 0) can move an event ahead of the database's order; the events
+    # are nearly in order already, so this sort is one quick pass.
     result.events.sort(key=lambda event: event.start)
     return result
 
 
+_NUMBER, _TEXT, _OTHER, _OBJECT_ID, _BOOLEAN, _DATE = 2, 3, 4, 7, 8, 9
+
+
+def bson_order(value: Any) -> tuple[Any, ...]:
+    """A sort key that orders values as MongoDB's sort does across types: null (and missing) <
+    numbers (NaN first) < strings < objects and arrays < ObjectIds < booleans < dates."""
+    if value is None:
+        return (1, 0, 0)
+    if isinstance(value, bool):
+        return (_BOOLEAN, 0, value)
+    if isinstance(value, int | float):
+        return (_NUMBER, 0, 0) if value != value else (_NUMBER, 1, value)
+    if isinstance(value, str):
+        return (_TEXT, 0, value)
+    if isinstance(value, ObjectId):
+        return (_OBJECT_ID, 0, value.binary)
+    if isinstance(value, datetime):
+        return (_DATE, 0, value.timestamp())
+    return (_OTHER, 0, str(value))
+
+
 def repair_document(document: dict[str, Any]) -> tuple[CatalogEvent | None, list[CatalogWarning]]:
     """One catalog document as a usable event, or None; with a warning for every change made."""
+    event = _clean_event(document)
+    if event is not None:
+        return event, []
+    return _repair(document)
+
+
+def _clean_event(document: dict[str, Any]) -> CatalogEvent | None:
+    """The event of a document that needs no repair (nearly all of them), without the checks of
+    `_repair` field by field (issue 14: per-field overhead on 127,000 documents); None otherwise.
+    Exactly what `_repair` would make of it, with no warning."""
+    get = document.get
+    raw_id, event_type, value = get("_id"), get("sdnaEventType"), get("eventValue")
+    start, end, confidence = get("start"), get("end"), get("confidenceScore")
+    if not (
+        type(raw_id) is ObjectId
+        and type(event_type) is str
+        and type(value) is str
+        and type(start) is float
+        and type(end) is float
+        and 0.0 <= start <= end < math.inf
+        and (confidence is None or (type(confidence) is float and math.isfinite(confidence)))
+        and event_type.strip()
+        and value.strip()
+        and get("positions") is None
+    ):
+        return None
+    source, full_path = get("source"), get("fullPath")
+    return CatalogEvent(
+        id=str(raw_id),
+        event_type=event_type,
+        value=value,
+        start=start,
+        end=end,
+        confidence=confidence,
+        source=source if type(source) is str else None,
+        full_path=full_path if type(full_path) is str else None,
+    )
+
+
+def _repair(document: dict[str, Any]) -> tuple[CatalogEvent | None, list[CatalogWarning]]:
     raw_id = document.get("_id")
     event_id = str(raw_id)
     warnings: list[CatalogWarning] = []

@@ -10,6 +10,7 @@ anything else.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
+from pymongo.errors import PyMongoError
 
 from shared.candidates import Candidate
 from shared.db import Database
@@ -26,6 +28,7 @@ from shared.jobs import Job, JobStatus, jobs, queued_progress, utc_now
 
 log = logging.getLogger("ai_spark.jobs")
 PROGRESS_INTERVAL = 0.5  # seconds between two progress writes of one run
+STILL_INTERVAL = 0.75  # `keep_moving`: progress unwritten this long is written again, with the step's time
 
 
 class LeaseLost(Exception):
@@ -59,6 +62,9 @@ class JobRun:
     carry: dict[str, Any] = field(default_factory=dict)
     # The claim wrote the first progress ("started"): the next write is due an interval later.
     _last_progress: float = field(default_factory=time.monotonic)
+    # The last progress asked for (written or throttled) and when its step began: `keep_moving`.
+    _asked: tuple[float, str, float] = field(default_factory=lambda: (0.0, "started", time.monotonic()))
+    _written_step: str = "started"
     # A run holding a repository slot (`shared/repo_slots.py`) writes nothing once its lease is out,
     # even if no one took the job yet: by then its slot may be another run's.
     fence_on_expiry: bool = False
@@ -100,13 +106,48 @@ class JobRun:
 
         At most one write every `PROGRESS_INTERVAL` seconds: a job of many small steps would
         otherwise spend more on progress than on work. A cancel request is still seen within it.
+        A step dropped by the throttle is not lost when `keep_moving` runs: it writes it a moment later.
         """
         now = time.monotonic()
+        if step != self._asked[1]:
+            self._asked = (percent, step, now)
+        else:
+            self._asked = (percent, step, self._asked[2])
+        await self._write_progress(percent, step, now)
+
+    async def keep_moving(self) -> None:
+        """Until cancelled: write the step asked for last once the throttle allows it, when the
+        throttle dropped it (the "reading the catalog" right after the claim, a file's step right
+        after the last catalog count); and when nothing was written for `STILL_INTERVAL`, the step
+        with its time ("writing events.xlsx (3 s)"), so a long step (a catalog read, a big file, the
+        zip) never leaves `progress` still (issue 14). It only writes: a write that matches nothing
+        (a cancel request, a lost lease, the run just finished) is left to the processor's next step
+        and the heartbeat."""
+        while True:
+            await asyncio.sleep(max(PROGRESS_INTERVAL / 2, 0.05))
+            now = time.monotonic()
+            if self.cancel_requested or self.lost or self.work_done:
+                continue
+            percent, step, since = self._asked
+            quiet_for = now - self._last_progress
+            if step != self._written_step and quiet_for >= PROGRESS_INTERVAL:
+                shown = step
+            elif quiet_for >= STILL_INTERVAL:
+                shown = f"{step} ({now - since:.0f} s)"
+            else:
+                continue
+            try:
+                await self._write_progress(percent, shown, now, quiet=True)
+            except PyMongoError as error:  # the heartbeat decides what an unreachable database means
+                log.warning("progress write failed", extra={"job_id": self.job.id, "error": str(error)[:200]})
+
+    async def _write_progress(self, percent: float, step: str, now: float, quiet: bool = False) -> None:
         if self.cancel_requested:
             raise JobCancelled(self.job.id)
         if now - self._last_progress < PROGRESS_INTERVAL:
             return
         self._last_progress = now
+        self._written_step = step  # before the round trip: `keep_moving` must not send it twice
         fields = {"progress": {"percent": round(percent, 1), "step": step}, **self.carry, "updated_at": utc_now()}
         outcome = await jobs(self.database).update_one(
             {**self._fence(), "cancel_requested": {"$ne": True}}, {"$set": fields}
@@ -114,7 +155,8 @@ class JobRun:
         if outcome.matched_count == 1:
             self.carry = {}
             return
-        await self._stop_reason()
+        if not quiet:
+            await self._stop_reason()
 
     async def _stop_reason(self) -> None:
         """The cheap fenced write matched nothing: tell a cancel request from a lost lease."""

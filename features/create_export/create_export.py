@@ -209,9 +209,15 @@ async def process(run: JobRun, services: Services) -> None:
         package.prepare, services.settings.export_base_path, run.job_id, run.token, first_run
     )
     published = False
+    # A long step (the catalog read, a big file, the zip) must not leave `progress` still (issue 14).
+    moving = asyncio.create_task(run.keep_moving())
     try:
         await run.progress(2, "reading the catalog")
-        plan = await make_plan(order, services)
+
+        async def documents_read(count: int) -> None:
+            await run.progress(2, f"reading the catalog: {count:,} documents")
+
+        plan = await make_plan(order, services, documents_read)
         errors = await write_package(run, build, plan, services.settings.media_concurrency)
         manifest = manifest_document(run.job, build, plan)
         if errors:
@@ -231,6 +237,7 @@ async def process(run: JobRun, services: Services) -> None:
             JobStatus.failed, error=str(error), errors=[{"artifact": None, "code": "rejected", "message": str(error)}]
         )
     finally:
+        moving.cancel()
         if not published:
             await asyncio.to_thread(package.discard, build)
 

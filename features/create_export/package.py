@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 ZIP_CHUNK = 1024 * 1024
+ZIP_LEVEL = 1
 PUBLISH_ATTEMPTS = 5
 
 
@@ -134,7 +135,8 @@ def write_zip(build: PackageBuild) -> Path:
     """Every file of the package, by relative path, streamed from disk into `<spark_id>.zip`."""
     target = build.folder / build.zip_name
     files = sorted(path for path in build.folder.rglob("*") if path.is_file() and path != target)
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+    # Level 1 (issue 14): at level 6 the zip cost more CPU than most writers, for files ~10 % smaller.
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as archive:
         for path in files:
             archive.write(path, arcname=path.relative_to(build.folder).as_posix())
     return target

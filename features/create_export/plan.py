@@ -3,8 +3,9 @@ events (repaired or skipped into warnings) and the media's probe, before any fil
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -56,11 +57,14 @@ class ExportPlan:
         )
 
 
-async def make_plan(order: CreateExportRequest, services: Services) -> ExportPlan:
+async def make_plan(
+    order: CreateExportRequest, services: Services, on_read: Callable[[int], Awaitable[None]] | None = None
+) -> ExportPlan:
+    """The plan; `on_read(documents read so far)` is called during the catalog read."""
     read = await read_catalog(
-        services.database.catalog, order.repo_guid, order.inputs.full_path, order.inputs.event_ids
+        services.database.catalog, order.repo_guid, order.inputs.full_path, order.inputs.event_ids, on_read
     )
-    by_type = group_by_data_type(read.events)
+    by_type = await asyncio.to_thread(group_by_data_type, read.events)  # 100,000 events: off the loop
     if not read.events and (order.outputs.requested_types() or order.outputs.selects.enabled):
         scope = f"repo_guid {order.repo_guid!r}, full_path {order.inputs.full_path!r}"
         ids = f", {len(order.inputs.event_ids)} event_ids" if order.inputs.event_ids else ""

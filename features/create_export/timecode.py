@@ -11,6 +11,7 @@ import math
 import re
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 HALF = Fraction(1, 2)
 
@@ -93,17 +94,53 @@ def round_half_up(value: Fraction) -> int:
     return math.floor(value + HALF)
 
 
+# Issue 14: every format of a data type asks for the same frames, milliseconds and timecodes (the
+# JSON twice per segment, the layout, the EDL, Avid ...), and the exact decimal arithmetic costs
+# microseconds each. One table per rate, shared by every writer of every export of the process,
+# emptied when it grows past TABLE_LIMIT entries so a long-running service stays bounded. A dict
+# lookup is atomic under the GIL; two threads computing one missing entry both get the same value.
+TABLE_LIMIT = 1_000_000
+_frames: dict[tuple[int, int], dict[float, int]] = {}
+_milliseconds: dict[float, int] = {}
+_timecodes: dict[tuple[int, int, bool, str | None], dict[int, str]] = {}
+
+
+def _bounded(table: dict[Any, Any]) -> dict[Any, Any]:
+    if len(table) > TABLE_LIMIT:
+        table.clear()
+    return table
+
+
+# The rate object asked about last and its table, as one tuple (swapped atomically): a timeline's
+# rate is one object, and Fraction's `numerator`, `denominator` and hash are Python code.
+_recent_frames: tuple[Fraction | None, dict[float, int]] = (None, {})
+_recent_timecodes: tuple[Fraction | None, bool, str | None, dict[int, str]] = (None, False, None, {})
+
+
 def seconds_to_frame(seconds: float, rate: Fraction) -> int:
     """The nearest frame to a time, halves rounded up: floor(p/q × num/den + 1/2) in integers."""
-    p, q = _decimal_ratio(seconds)
-    numerator, denominator = rate.numerator, rate.denominator
-    return (2 * p * numerator + q * denominator) // (2 * q * denominator)
+    global _recent_frames
+    recent = _recent_frames
+    if recent[0] is rate:
+        table = recent[1]
+    else:
+        table = _frames.setdefault((rate.numerator, rate.denominator), {})
+        _recent_frames = (rate, table)
+    frame = table.get(seconds)
+    if frame is None:
+        p, q = _decimal_ratio(seconds)
+        numerator, denominator = rate.numerator, rate.denominator
+        frame = _bounded(table)[seconds] = (2 * p * numerator + q * denominator) // (2 * q * denominator)
+    return frame
 
 
 def seconds_to_milliseconds(seconds: float) -> int:
     """The nearest millisecond to a time, halves rounded up."""
-    p, q = _decimal_ratio(seconds)
-    return (2 * p * 1000 + q) // (2 * q)
+    millis = _milliseconds.get(seconds)
+    if millis is None:
+        p, q = _decimal_ratio(seconds)
+        millis = _bounded(_milliseconds)[seconds] = (2 * p * 1000 + q) // (2 * q)
+    return millis
 
 
 def frame_to_seconds(frame: int, rate: Fraction) -> Fraction:
@@ -120,6 +157,20 @@ def fcpxml_time(frame: int, rate: Fraction) -> str:
 
 def frame_to_timecode(frame: int, rate: Fraction, drop_frame: bool, separator: str | None = None) -> str:
     """The `HH:MM:SS:FF` label of a frame count (`;` before the frames for drop frame)."""
+    global _recent_timecodes
+    recent = _recent_timecodes
+    if recent[0] is rate and recent[1] is drop_frame and recent[2] == separator:
+        table = recent[3]
+    else:
+        table = _timecodes.setdefault((rate.numerator, rate.denominator, drop_frame, separator), {})
+        _recent_timecodes = (rate, drop_frame, separator, table)
+    label = table.get(frame)
+    if label is None:
+        label = _bounded(table)[frame] = _frame_to_timecode(frame, rate, drop_frame, separator)
+    return label
+
+
+def _frame_to_timecode(frame: int, rate: Fraction, drop_frame: bool, separator: str | None) -> str:
     if frame < 0:
         raise TimecodeError(f"frame {frame} is before 00:00:00:00")
     base = timecode_base(rate)

@@ -51,7 +51,7 @@ async def write_package(
 ) -> list[dict[str, Any]]:
     """Write every planned file; an artifact that fails is recorded and the others still written."""
     steps = planned_steps(plan)
-    ranges = select_ranges(plan) if plan.order.outputs.selects.enabled else []
+    ranges = await asyncio.to_thread(select_ranges, plan) if plan.order.outputs.selects.enabled else []
     plan.counts["selects"] = len(ranges)
     plan.counts["subclips"] = 0
     errors: list[dict[str, Any]] = []

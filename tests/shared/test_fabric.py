@@ -236,3 +236,31 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert retry_after_seconds("Thu, 01 Jan 2026 12:00:05 GMT", now) == 5.0
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
+
+
+def test_the_fast_path_makes_exactly_what_the_repair_makes() -> None:
+    """`repair_document` takes a shortcut for documents that need no repair (issue 14): for every
+    mix of clean and awkward fields, the shortcut either declines or gives the repair's event."""
+    from itertools import product
+
+    from shared import fabric
+
+    ids = [ObjectId("5f0000000000000000000001"), "text-id", 7]
+    types = ["face", "  ", None, 3]
+    values = ["a value", "", "  ", None, 12]
+    times = [0.0, 1.5, -1.0, math.nan, math.inf, 2, None, True]
+    confidences = [None, 0.5, math.nan, 80, False]
+    extras = [{}, {"source": "asr", "fullPath": "/a.mov"}, {"source": 3, "fullPath": None}, {"positions": [1]}]
+    checked = 0
+    for raw_id, kind, value, start, end, confidence, extra in product(
+        ids, types, values, times, times, confidences, extras
+    ):
+        document = {"_id": raw_id, "sdnaEventType": kind, "eventValue": value, "start": start, "end": end}
+        if confidence is not None:
+            document["confidenceScore"] = confidence
+        document.update(extra)
+        fast = fabric._clean_event(document)
+        if fast is not None:
+            checked += 1
+            assert fabric._repair(document) == (fast, [])
+    assert checked > 0

@@ -52,4 +52,7 @@ def guard_formula(text: str) -> str:
 
 def plain_number(value: float) -> str:
     """The shortest decimal that reads back as the same float, without an exponent."""
-    return format(Decimal(repr(float(value))), "f")
+    shortest = repr(float(value))
+    if "e" in shortest or "n" in shortest:  # 1e-05, inf, nan: Decimal spells them out
+        return format(Decimal(shortest), "f")
+    return shortest

@@ -6,19 +6,21 @@
   UTF-8, gives the same cells (text behind the writer's formula guard). The hostile sample values go
   through the same two conversions. LibreOffice runs twice in all (xlsx, then csv), see
   `tests/libreoffice.py`.
-- ffmpeg's SRT reader (`ffmpeg -i x.srt -f srt -`) gives back every cue with the characters the
-  segment shows, for the demo's SRTs and for text that looks like markup.
+- ffmpeg's SRT reader (`ffmpeg -i x.srt -f srt -`, and ffprobe's packet count) reads every cue the
+  file has, with the characters the `srt` library reads, for the demo's SRTs (overlapping events laid
+  out as consecutive cues), for overlapping hostile text and for text that looks like markup.
 - The manifest's `items` of every EDL equals the events OpenTimelineIO's `cmx_3600` reads
   (`check_package`).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
 import subprocess
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from tools.demo_asset import load_demo_asset
 DATA_TYPES = ("transcript", "events", "comments", "markers")
 MARKUP_VALUES = ["<HANDLE WITH CARE>", "<b>x</b>", "<i>", "{\\an8}top", "a < b", "a < b and c > d", "C:\\New\\hard"]
 FFMPEG = shutil.which("ffmpeg")
+FFPROBE = shutil.which("ffprobe")
 NUMBER = re.compile(r"\d+(\.\d*)?([eE][+-]?\d+)?")
 
 
@@ -68,18 +71,48 @@ def ffmpeg_cues(path: Path) -> list[srt.Subtitle]:
     return list(srt.parse(finished.stdout.decode("utf-8")))
 
 
+def ffprobe_packets(path: Path) -> int:
+    """How many subtitle packets ffmpeg's SRT demuxer reads from the file (one per cue it found)."""
+    assert FFPROBE is not None
+    finished = subprocess.run(
+        [FFPROBE, "-v", "error", "-select_streams", "s:0", "-count_packets", "-show_entries",
+         "stream=nb_read_packets", "-of", "csv=p=0", str(path)],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr.decode(errors="replace")
+    return int(finished.stdout.decode().strip())
+
+
 def check_srt_in_ffmpeg(path: Path, segments: list[Segment]) -> None:
-    """Every segment with text comes out of ffmpeg as a cue at its time showing the same characters."""
-    expected = sorted(
-        (round(Decimal(repr(segment.start)) * 1000), visible(segment.value))
-        for segment in segments
-        if visible(segment.value)
-    )
-    read = sorted((round(cue.start.total_seconds() * 1000), visible(cue.content)) for cue in ffmpeg_cues(path))
-    assert len(read) == len(expected)
-    for (read_ms, read_text), (expected_ms, expected_text) in zip(read, expected, strict=True):
-        assert read_text == expected_text
-        assert abs(read_ms - expected_ms) <= 1
+    """ffmpeg and the `srt` library read the cues the file has (count, times, characters), and every
+    segment with text shows in the cue that starts at its start."""
+    in_file = list(srt.parse(path.read_text(encoding="utf-8")))
+    read = ffmpeg_cues(path)
+    assert len(read) == len(in_file) == ffprobe_packets(path)
+    for cue, written in zip(read, in_file, strict=True):
+        assert abs(cue.start - written.start).total_seconds() <= 0.001
+        assert abs(cue.end - written.end).total_seconds() <= 0.001
+        assert visible(cue.content) == visible(written.content)
+    shown_from = {round(cue.start.total_seconds() * 1000): visible(cue.content) for cue in read}
+    for segment in segments:
+        if visible(segment.value):
+            start_ms = int((Decimal(repr(segment.start)) * 1000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+            assert visible(segment.value) in shown_from[start_ms], segment
+
+
+@pytest.mark.skipif(FFMPEG is None or FFPROBE is None, reason="ffmpeg is not installed")
+def test_ffmpeg_and_srt_read_every_cue_of_overlapping_segments(tmp_path: Path) -> None:
+    segments = [
+        Segment(id=f"o{i:02d}", event_type="t", value=value, start=i * 0.5, end=i * 0.5 + 1.75)
+        for i, value in enumerate(segment.value for segment in hostile_segments())
+    ]
+    path = tmp_path / "overlapping.srt"
+    (written,) = srt_writer.write_segments(path, segments, timeline())
+    cues = list(srt.parse(path.read_text(encoding="utf-8")))
+    assert written.items == len(cues) == ffprobe_packets(path) > len(segments) - written.skipped
+    assert all(earlier.end <= later.start for earlier, later in itertools.pairwise(cues))
+    assert any(cue.content.count("\n") >= 2 for cue in cues), "three segments at once show on three lines"
+    check_srt_in_ffmpeg(path, segments)
 
 
 @pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not installed")

@@ -7,8 +7,10 @@ frames, milliseconds and timecodes come from `exact.py` (decimal arithmetic, the
 
 from __future__ import annotations
 
+import bisect
 import csv
 import html
+import itertools
 import json
 import re
 import tempfile
@@ -262,6 +264,7 @@ def read_srt_strictly(text: str) -> list[tuple[int, int, list[str]]]:
 
 
 def check_cues(cues: list[tuple[int, int, list[str]]], segments: list[Segment], rate: Fraction) -> None:
+    """One cue per segment with text, in start order (WebVTT keeps overlaps)."""
     expected = [segment for segment in by_start(segments) if has_text(segment.value)]
     assert len(cues) == len(expected)
     for (start, end, lines), segment in zip(cues, expected, strict=True):
@@ -269,13 +272,48 @@ def check_cues(cues: list[tuple[int, int, list[str]]], segments: list[Segment], 
         assert compact("".join(lines)) == compact(segment.value)
 
 
+def merged_intervals(intervals: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def check_srt_layout(cues: list[tuple[int, int, list[str]]], segments: Sequence[Segment], rate: Fraction) -> None:
+    """Issue 14's SRT layout: cues in time order that never overlap, none cutting through a segment,
+    each showing exactly the segments active in it (one line each, in start order), and together
+    covering every moment some segment with text covers: so every segment's text is in every cue its
+    range covers."""
+    spans = [(*expected_cue_ms(segment, rate), compact(segment.value)) for segment in by_start(segments)]
+    spans = [span for span in spans if span[2]]
+    starts = [start for start, _, _ in spans]
+    for (_, end, _), (start, _, _) in itertools.pairwise(cues):
+        assert end <= start, "cues overlap"
+    live: list[tuple[int, int, str]] = []
+    begun = 0
+    for start, end, lines in cues:
+        while begun < len(spans) and spans[begun][0] <= start:
+            live.append(spans[begun])
+            begun += 1
+        live = [span for span in live if span[1] > start]
+        assert all(span[1] >= end for span in live), "a segment ends inside a cue"
+        assert bisect.bisect_right(starts, start) == bisect.bisect_left(starts, end), "a segment starts inside a cue"
+        assert [compact(line) for line in lines] == [text for _, _, text in live]
+    covered = merged_intervals([(start, end) for start, end, _ in cues])
+    assert covered == merged_intervals([(start, end) for start, end, _ in spans])
+
+
 def test_srt_reads_back_strictly_and_with_srt(tmp_path: Path, segments: list[Segment], line: Timeline) -> None:
     path = tmp_path / "out.srt"
     skipped = sum(not has_text(segment.value) for segment in segments)
-    only_file(srt_writer.write_segments(path, segments, line), path, len(segments) - skipped, skipped)
+    written = srt_writer.write_segments(path, segments, line)
     text = path.read_text(encoding="utf-8")
     cues = read_srt_strictly(text)
-    check_cues(cues, segments, line.rate)
+    only_file(written, path, len(cues), skipped)
+    check_srt_layout(cues, segments, line.rate)
     parsed = list(srt.parse(text))
     assert [subtitle.index for subtitle in parsed] == list(range(1, len(cues) + 1))
     for subtitle, (start, end, lines) in zip(parsed, cues, strict=True):
@@ -284,11 +322,68 @@ def test_srt_reads_back_strictly_and_with_srt(tmp_path: Path, segments: list[Seg
         assert subtitle.content == "\n".join(lines)
 
 
+def test_srt_segments_that_never_overlap_keep_one_cue_each(tmp_path: Path) -> None:
+    path = tmp_path / "out.srt"
+    segments = [
+        Segment(id=f"s{i}", event_type="t", value=f"cue {i}", start=i * 2.0, end=i * 2.0 + 1.5) for i in range(5)
+    ]
+    srt_writer.write_segments(path, segments, timeline())
+    cues = read_srt_strictly(path.read_text(encoding="utf-8"))
+    assert cues == [(i * 2000, i * 2000 + 1500, [f"cue {i}"]) for i in range(5)]
+
+
+def test_srt_overlapping_segments_become_consecutive_cues(tmp_path: Path) -> None:
+    path = tmp_path / "out.srt"
+    segments = [
+        Segment(id="a", event_type="t", value="long", start=0.0, end=10.0),
+        Segment(id="b", event_type="t", value="middle\ntwo lines", start=2.0, end=6.0),
+        Segment(id="c", event_type="t", value="same start", start=2.0, end=4.0),
+        Segment(id="d", event_type="t", value="after a gap", start=12.0, end=13.0),
+    ]
+    written = srt_writer.write_segments(path, segments, timeline())
+    cues = read_srt_strictly(path.read_text(encoding="utf-8"))
+    assert cues == [
+        (0, 2000, ["long"]),
+        (2000, 4000, ["long", "middle two lines", "same start"]),
+        (4000, 6000, ["long", "middle two lines"]),
+        (6000, 10000, ["long"]),
+        (12000, 13000, ["after a gap"]),
+    ]
+    assert written[0].items == 5
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.integers(0, 12), st.sampled_from(["a", "b c", "", "x\ny", "-->"])),
+        max_size=25,
+    )
+)
+def test_srt_layout_holds_for_any_overlaps(spans: list[tuple[int, int, str]]) -> None:
+    segments = [
+        Segment(
+            id=f"s{i:02d}",
+            event_type="t",
+            value=f"{value} {i}" if value else "",
+            start=start / 4,
+            end=(start + length) / 4,
+        )
+        for i, (start, length, value) in enumerate(spans)
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "out.srt"
+        written = srt_writer.write_segments(path, segments, timeline())
+        text = path.read_text(encoding="utf-8")
+    cues = read_srt_strictly(text) if text else []
+    assert written[0].items == len(cues) == len(list(srt.parse(text)))
+    check_srt_layout(cues, segments, timeline().rate)
+
+
 def test_srt_cleans_hostile_text(tmp_path: Path) -> None:
     path = tmp_path / "out.srt"
     srt_writer.write_segments(path, hostile_segments(), timeline())
     contents = [subtitle.content for subtitle in srt.parse(path.read_text(encoding="utf-8"))]
-    assert "Line one\nLine two\nLine three\nafter blank lines" in contents
+    assert "Line one Line two Line three after blank lines" in contents  # one line per segment
     assert "An arrow -> inside the text" in contents
     assert "padded with spaces" in contents
     assert "zero length" in contents
