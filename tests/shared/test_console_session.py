@@ -131,16 +131,26 @@ async def test_the_login_page_and_static_files_are_open(app) -> None:
         login_post = await browser.post("/console/login", data={"key": "x"})
         logout_post = await browser.post("/console/logout", data={CSRF_FIELD: "x"})
     assert static.status_code == 200
-    # Past the middleware: the console's handlers answer these (or 404/405 before they exist).
+    # Past the middleware: the console's handlers answer these (a bad key's login page is a 401 of
+    # theirs, in HTML; a login or logout ends in their redirect), never the middleware's refusals.
     for response in (login, login_post, logout_post):
-        assert response.status_code not in (401, 303, 403), response.status_code
+        assert passed_the_middleware(response), (response.status_code, response.headers)
+
+
+def passed_the_middleware(response) -> bool:
+    """Not refused by the key check: no problem+json of it and no redirect to the login page."""
+    refused = response.headers.get("content-type", "").startswith("application/problem+json") and (
+        response.json().get("type", "").rsplit(":", 1)[-1] in ("unauthorized", "csrf", "read-only-key")
+    )
+    sent_to_login = "next=" in response.headers.get("location", "")
+    return not refused and not sent_to_login
 
 
 async def test_a_read_key_session_may_log_in_and_out_without_the_header(app) -> None:
     async with cookie_client(app, READ) as browser:
         for path in ("/console/login", "/console/logout"):
             response = await browser.post(path, data={CSRF_FIELD: csrf_token(READ)})
-            assert response.status_code not in (401, 403), (path, response.status_code)
+            assert passed_the_middleware(response), (path, response.status_code)
 
 
 async def test_handlers_read_the_access_and_the_csrf_token(probed) -> None:
@@ -227,3 +237,11 @@ def test_a_login_only_ever_goes_on_to_a_console_page() -> None:
     bad_ones = (None, "", "https://evil.example/console", "//evil.example/console", "/consolex", "/spark", "/console\\")
     for bad in bad_ones:
         assert safe_next_path(bad) == "/console", bad
+
+
+async def test_the_middleware_check_of_these_tests_sees_a_refusal(app) -> None:
+    async with cookie_client(app) as browser:
+        refused = await browser.post("/spark/00000000-0000-4000-8000-000000000000/retry")
+        redirected = await browser.get("/console/jobs")
+    assert not passed_the_middleware(refused)
+    assert not passed_the_middleware(redirected)
