@@ -115,7 +115,11 @@ def key_access(candidate: str | bytes, keys: Settings | ApiKeys) -> Access | Non
 def csrf_token(key: str) -> str:
     """The console's CSRF token for a session holding `key`: an HMAC-SHA256 of a fixed label keyed with
     the key. The same on every replica and across restarts; it cannot be turned back into the key."""
-    return hmac.new(key.encode(), _CSRF_LABEL, hashlib.sha256).hexdigest()
+    return _csrf_of(key.encode())
+
+
+def _csrf_of(key: bytes) -> str:
+    return hmac.new(key, _CSRF_LABEL, hashlib.sha256).hexdigest()
 
 
 def request_access(request: Request) -> Access | None:
@@ -215,7 +219,7 @@ class ApiKeyMiddleware:
         access = key_access(credentials.key, self.keys) if credentials.key is not None else None
         if access is not None:
             state[_STATE_ACCESS] = access
-            state[_STATE_CSRF] = csrf_token(credentials.key.decode("latin-1")) if credentials.by_cookie else None
+            state[_STATE_CSRF] = _csrf_of(credentials.key) if credentials.by_cookie else None
         if path in OPEN_PATHS or path in CONSOLE_OPEN_PATHS or path.startswith(CONSOLE_STATIC_PREFIX):
             await self.app(scope, receive, send)
             return

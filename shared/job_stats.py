@@ -3,9 +3,11 @@
 So every replica shows the same numbers and a restart loses nothing: jobs by kind and status, the jobs
 running now per worker (from the jobs' own `worker_id`), queue depth and the age of the oldest pending
 job, and the last hour's completions, failures and throughput. `job_stats` is what routes and pages
-call: one look per replica per `STATS_TTL_SECONDS`, however many clients poll (`shared/shared_look.py`).
+call: one look per replica per `STATS_TTL_SECONDS`, however many clients poll (`shared/shared_look.py`);
+an answer up to `STATS_MAX_STALE_SECONDS` old is served at once while the next look runs, so a slow
+look (FerretDB with many jobs) keeps no poller waiting but the first. `generated_at` says when.
 
-Every count is a `count_documents` on `{kind, status}` (the prefix of the `claim_queue` index), not a
+Every count is a `count` on `{kind, status}` (the prefix of the `claim_queue` index), not a
 `$group`: FerretDB v1 crashes on a compound group `_id`, and the counts stay index lookups on MongoDB.
 """
 
@@ -20,21 +22,25 @@ from typing import Any
 from pymongo import ASCENDING
 
 from shared.db import Database
+from shared.job_search import count_jobs
 from shared.jobs import JobStatus, jobs, utc_now
 from shared.shared_look import SharedLook
 
 KINDS = ("export", "import")
 STATS_TTL_SECONDS = 1.0
+# An answer up to this old is served at once while the next look runs (only the first caller waits).
+STATS_MAX_STALE_SECONDS = 5.0
 LAST_HOUR = timedelta(hours=1)
 # Finished well: what throughput counts (an import some of whose batches failed did its run).
 DONE = (JobStatus.completed, JobStatus.partially_completed)
 
-_look: SharedLook[dict[str, Any]] = SharedLook(ttl=STATS_TTL_SECONDS)
+_look: SharedLook[dict[str, Any]] = SharedLook(ttl=STATS_TTL_SECONDS, max_stale=STATS_MAX_STALE_SECONDS)
 
 
 async def job_stats(database: Database) -> dict[str, Any]:
     """The overview's numbers (`compute_job_stats`), shared by every caller in this process for up to
-    `STATS_TTL_SECONDS`: many polling tabs cost one database look per interval. A copy: change it freely."""
+    `STATS_TTL_SECONDS` (or, while the next look runs, `STATS_MAX_STALE_SECONDS`): many polling tabs cost
+    one database look per interval. A copy: change it freely."""
     key = (id(database.client), database.db.name)
     return copy.deepcopy(await _look.get(key, lambda: compute_job_stats(database)))
 
@@ -49,7 +55,7 @@ async def compute_job_stats(database: Database) -> dict[str, Any]:
         query: dict[str, Any] = {"kind": kind, "status": status}
         if finished_since:
             query["completed_at"] = {"$gte": since}
-        return await collection.count_documents(query)
+        return await count_jobs(database, query)
 
     async def oldest_pending(kind: str) -> Any:
         first = await collection.find_one(

@@ -10,6 +10,10 @@ Pages: the overview (`/console`, live from `GET /jobs/stats` and `GET /health`),
 (`/console/replicas`, from `GET /replicas`), and the login (`/console/login`, `/console/logout`) that
 keeps the API key in an HttpOnly cookie when `API_KEYS` is set. A missing job is a 404 page; a
 read-only key sees the same pages without their action buttons (the API refuses them with 403 anyway).
+
+Each page is complete as served (no script needed to read it); `static/console.js` then keeps it live
+by polling the same endpoints every 2 s — each poll waits for the previous answer, so they never pile
+up, and pauses while the tab is hidden — and swaps values in as text, never as HTML.
 """
 
 from __future__ import annotations
@@ -30,10 +34,11 @@ from shared.auth import (
     key_access,
     request_access,
     request_csrf_token,
+    safe_next_path,
     session_cookie_options,
 )
 from shared.db import DatabaseDep
-from shared.job_search import JobFilter, search_jobs
+from shared.job_search import JobFilter, search_jobs_shared
 from shared.job_stats import job_stats
 from shared.jobs import FINISHED, Job, JobStatus, load_job
 from shared.priority import Priority
@@ -80,17 +85,14 @@ def not_found(request: Request, detail: str) -> HTMLResponse:
 
 
 def local_next(target: str | None) -> str:
-    """Where to go after logging in: a console path of this site only (never another host)."""
-    if not target or "\\" in target or any(ord(char) < 0x20 for char in target):
+    """Where to go after logging in: a console page of this site only (`safe_next_path`), and never
+    the login or logout again."""
+    chosen = safe_next_path(target)
+    if any(ord(char) < 0x20 for char in chosen) or urlsplit(chosen).path.startswith(
+        ("/console/login", "/console/logout")
+    ):
         return "/console"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or target.startswith("//"):
-        return "/console"
-    if parts.path != "/console" and not parts.path.startswith("/console/"):
-        return "/console"
-    if parts.path.startswith(("/console/login", "/console/logout")):
-        return "/console"
-    return target
+    return chosen
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -177,8 +179,9 @@ def filter_problems(chosen: dict[str, str], statuses: list[str]) -> list[str]:
 
 @router.get("/jobs", response_class=HTMLResponse)
 async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
-    """The job list: the form's filter, run by `search_jobs` exactly as `GET /jobs` runs it; the page
-    then polls `GET /jobs` with the same filter and cursor (`api_url`)."""
+    """The job list: the form's filter, run by `search_jobs` exactly as `GET /jobs` runs it (through
+    its shared look: many people opening one list cost one look per replica per second); the page then
+    polls `GET /jobs` with the same filter and cursor (`api_url`)."""
     query = request.query_params
     chosen = {name: query.get(name, "").strip() for name in FILTER_FIELDS}
     statuses = list(dict.fromkeys(status for status in query.getlist("status") if status))
@@ -192,6 +195,9 @@ async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
             times[name] = parse_time(chosen[name], name)
         except ValueError as error:
             errors.append(str(error))
+    for name, moment in times.items():
+        if moment is not None:  # shown back as the form's `datetime-local` field takes it, in UTC
+            chosen[name] = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     result = None
     if not errors:
         job_filter = JobFilter(
@@ -204,7 +210,7 @@ async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
             text=chosen["q"] or None,
         )
         try:
-            result = await search_jobs(database, job_filter, limit, cursor)
+            result = await search_jobs_shared(database, job_filter, limit, cursor)
         except Problem as problem:
             errors.append(problem.detail)
     # The filter as the form sent it (for the page links) and as the API takes it (times with a zone).

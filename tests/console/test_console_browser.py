@@ -193,6 +193,7 @@ async def test_a_pending_job_gets_a_new_priority_and_an_action_refused_shows_why
     await page.get_by_label("Priority", exact=True).select_option("high")
     await page.get_by_role("button", name="Change priority").click()
     await expect(page.locator("#action-result")).to_have_text("Priority changed to high.")
+    await expect(page.locator("#action-result")).to_be_focused()  # the keyboard stays where the news is
     await expect(page.locator("#job-priority")).to_have_text("high")
     status_url = f"**/spark/{pending['spark_id']}/status"
     await page.route(status_url, lambda route: route.abort())  # the page cannot see the change below

@@ -17,6 +17,7 @@ import respx
 
 from shared.auth import CSRF_HEADER, SESSION_COOKIE, csrf_token
 from shared.fabric import INSIGHTS_PATH
+from tests.job_documents import job_document, store_jobs
 from tests.support import synthetic_events, wait_until_finished, work_order
 
 XSS = '<script>alert("spark")</script><img src=x onerror=alert(1)>'
@@ -373,3 +374,22 @@ async def test_a_long_work_order_is_cut_on_the_page(client) -> None:
     assert answer.status_code == 200 and "longer than this page shows" in answer.text
     assert "event 5 " in answer.text and "event 1999 " not in answer.text
     assert len(answer.text) < 200_000
+
+
+async def test_the_list_pages_with_the_api_cursors_newest_first(app, client) -> None:
+    now = datetime.now(UTC)
+    documents = [job_document(repo_guid="paged", created_at=now - timedelta(minutes=n)) for n in range(30)]
+    ids = await store_jobs(app.state.database, documents)  # newest first
+
+    first = await client.get("/console/jobs?repo_guid=paged&limit=25&created_after=2020-01-01T01:00:00%2B01:00")
+    next_link = html.unescape(re.search(r'<a href="([^"]+)" rel="next"', first.text).group(1))
+    second = await client.get(next_link)
+    shown = [re.findall(r'<tr data-id="([^"]+)">', page.text) for page in (first, second)]
+
+    assert first.status_code == 200 and second.status_code == 200
+    assert shown == [ids[:25], ids[25:]]
+    assert 'rel="next"' not in second.text and ">Newest</a>" in second.text
+    assert "(30 matching, newest first)" in first.text
+    assert 'value="2020-01-01T00:00:00"' in first.text  # the time shown back in UTC, as the form takes it
+    polled = await client.get(html.unescape(re.search(r'data-api-url="([^"]+)"', second.text).group(1)))
+    assert [job["id"] for job in polled.json()["jobs"]] == ids[25:]

@@ -78,3 +78,6 @@ async def test_the_openapi_schema_describes_the_key(client: httpx.AsyncClient) -
     }
     assert schema["paths"]["/spark"]["post"]["security"] == [{"ApiKey": []}]
     assert schema["paths"]["/health"]["get"]["security"] == []
+    # What a read key gets on an action, and only there.
+    assert schema["paths"]["/jobs/retry"]["post"]["responses"]["403"]["content"]["application/problem+json"]
+    assert "403" not in schema["paths"]["/jobs"]["get"]["responses"]

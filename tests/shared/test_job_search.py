@@ -3,12 +3,14 @@ literal matched in id, name and error, pages are newest first and stable while j
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 
+from shared import job_search
 from shared.db import connect
-from shared.job_search import JobFilter, job_filter_query, search_jobs
+from shared.job_search import JobFilter, job_filter_query, search_jobs, search_jobs_shared
 from shared.jobs import INDEXES, utc_now
 from shared.problems import Problem
 from tests.job_documents import job_document, store_jobs
@@ -134,3 +136,16 @@ async def test_a_foreign_cursor_is_a_422(database) -> None:
     with pytest.raises(Problem) as raised:
         await search_jobs(database, JobFilter(), 10, "not-a-cursor")
     assert raised.value.status == 422
+
+
+async def test_polling_the_same_page_shares_one_look(database) -> None:
+    await store_jobs(database, [job_document("export", "repo-poll", "failed") for _ in range(3)])
+    looks = job_search._shared_pages.looks
+    job_filter = JobFilter(repo_guid="repo-poll")
+
+    pages = await asyncio.gather(*(search_jobs_shared(database, job_filter, 2, None) for _ in range(10)))
+
+    assert job_search._shared_pages.looks == looks + 1
+    assert all(page == pages[0] for page in pages) and pages[0].total == 3
+    with pytest.raises(Problem):
+        await search_jobs_shared(database, job_filter, 2, "not-a-cursor")

@@ -1,6 +1,6 @@
 """The single-flight look: concurrent callers share one fetch, an answer is kept `ttl` seconds after
 its look ended (a controlled clock, no sleeping), a failure is never kept, a caller giving up does not
-stop the look the others wait for."""
+stop the look the others wait for, and an answer a little older is served while the next look runs."""
 
 from __future__ import annotations
 
@@ -105,3 +105,21 @@ async def test_forget_and_the_key_bound() -> None:
     assert await look.get("a", source.fetch) == 4  # pushed out by the bound
     look.forget("a")
     assert await look.get("a", source.fetch) == 5
+
+
+async def test_with_max_stale_a_caller_gets_the_last_answer_while_the_next_look_runs() -> None:
+    clock = Clock()
+    look: SharedLook[int] = SharedLook(ttl=1.0, max_stale=5.0, clock=clock)
+    source = Source()
+    assert await look.get("k", source.fetch) == 1
+    source.gate.clear()
+    clock.now += 2  # past ttl, within max_stale
+    assert await look.get("k", source.fetch) == 1  # at once, the look for 2 started
+    assert await look.get("k", source.fetch) == 1  # still under way: no second look
+    assert look.looks == 2
+    source.gate.set()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert await look.get("k", source.fetch) == 2
+    clock.now += 10  # past max_stale: wait for a fresh one
+    assert await look.get("k", source.fetch) == 3

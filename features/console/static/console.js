@@ -195,7 +195,7 @@ const Console = (() => {
     };
     fetchHealth(healthUrl).catch((error) => note(`Health check failed: ${error.message}`));
     poll(refresh);
-    poll(() => fetchHealth(healthUrl), 5000);
+    poll(() => fetchHealth(healthUrl), 10000); // /health runs its checks afresh: a slower beat
   }
 
   // --- jobs -----------------------------------------------------------------------------------------
@@ -296,7 +296,7 @@ const Console = (() => {
   // --- one job --------------------------------------------------------------------------------------
 
   // The page again, fetched and swapped in: attempts, manifest and buttons follow the new status.
-  async function reloadJob() {
+  async function reloadJob(afterAction = false) {
     const response = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
     if (!response.ok) throw new Error(`${response.status}: the page could not be refreshed`);
     const page = new DOMParser().parseFromString(await response.text(), "text/html");
@@ -304,7 +304,7 @@ const Console = (() => {
     const root = document.getElementById("job");
     if (!fresh || !root) return;
     const old = document.getElementById("action-result");
-    const hadFocus = root.contains(document.activeElement);
+    const hadFocus = afterAction || root.contains(document.activeElement);
     root.replaceWith(fresh);
     const result = document.getElementById("action-result");
     result.textContent = old.textContent;
@@ -333,7 +333,7 @@ const Console = (() => {
             await api("POST", button.dataset.url);
             show(action === "cancel" ? "Cancel requested." : "Retry requested: the job is queued again.");
           }
-          await reloadJob();
+          await reloadJob(true);
         } catch (error) {
           show(error.message, true);
           button.disabled = false;

@@ -74,6 +74,10 @@ async def test_filters_by_status_error_time_and_kind_and_caps_at_limit(app, clie
     assert (await dry(created_after=before))["ids"] == [ids[0], ids[2]]
     assert (await dry(kind="import"))["matched"] == 0
     assert (await dry(status=["cancelled"]))["matched"] == 0
+    assert (await dry(q="FABRIC answered"))["ids"] == [ids[0]]  # text in the id, name or error, as GET /jobs
+    assert (await dry(q=ids[2]))["ids"] == [ids[2]]
+    assert (await dry(priority="high"))["matched"] == 0
+    assert (await dry(priority="normal"))["matched"] == 3
     capped = await client.post("/jobs/retry", json={"repo_guid": "repo-c", "dry_run": False, "limit": 2})
     assert capped.json()["matched"] == 3 and capped.json()["retried"] == 2
     assert capped.json()["ids"] == [ids[1], ids[0]]  # oldest first
@@ -88,6 +92,8 @@ async def test_bad_filters_are_422_naming_the_field(client) -> None:
         "dryrun": {"dryrun": False},
         "created_before": {"created_before": "2026-01-01T00:00:00"},
         "error_contains": {"error_contains": "nul \u0000 inside"},
+        "q": {"q": "nul \u0000 inside"},
+        "priority": {"priority": "urgent"},
     }
     for field, body in cases.items():
         response = await client.post("/jobs/retry", json=body)
