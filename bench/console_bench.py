@@ -56,6 +56,7 @@ ROUTES = [
 ]
 SHARES = [("completed", 0.70), ("failed", 0.15), ("cancelled", 0.05)]  # the rest stays pending
 WARMUP = 16
+REQUEST_TIMEOUT = 300.0  # seconds; a request still unanswered then is counted as a timeout
 SUBMITTED = 200  # through the API; the rest are copies of these (10,000 POSTs take minutes)
 # The size of a small package's manifest: a finished job's document carries one.
 MANIFEST = {
@@ -92,6 +93,7 @@ class Result:
     status: int | None = None  # the probe's status when the route is not served
     seconds: float = 0.0
     fresh: int = 0
+    timeouts: int = 0  # of `errors`: no answer within REQUEST_TIMEOUT
 
     def next_path(self) -> str:
         if "{fresh}" not in self.path:
@@ -181,9 +183,14 @@ def spread_statuses(mongodb_url: str, database: str, count: int) -> dict[str, in
 
 async def measure(url: str, result: Result, clients: int, requests: int, cap_seconds: float) -> None:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=300) as http:
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=REQUEST_TIMEOUT) as http:
         probe_started = time.perf_counter()
-        probe = await http.get(result.next_path())
+        try:
+            probe = await http.get(result.next_path())
+        except httpx.TimeoutException:
+            result.errors += 1
+            result.timeouts += 1
+            return
         if probe.status_code == 404:
             result.status = 404
             return
@@ -201,6 +208,10 @@ async def measure(url: str, result: Result, clients: int, requests: int, cap_sec
                 started = time.perf_counter()
                 try:
                     response = await http.get(result.next_path())
+                except httpx.TimeoutException:
+                    result.errors += 1
+                    result.timeouts += 1
+                    continue
                 except httpx.TransportError:
                     result.errors += 1
                     continue
@@ -222,6 +233,9 @@ def table(results: list[Result], jobs: int, clients: int, label: str) -> str:
     for row in results:
         if row.status is not None:
             lines.append(f"{row.label:<22} {'not served on this branch (' + str(row.status) + ')':>55}")
+            continue
+        if not row.latencies and row.timeouts:
+            lines.append(f"{row.label:<22} {f'all {row.timeouts} timed out (> {REQUEST_TIMEOUT:g} s)':>55}")
             continue
         rate = len(row.latencies) / row.seconds if row.seconds else float("nan")
         target = ""
