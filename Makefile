@@ -45,6 +45,7 @@ bench: $(INSTALLED) $(FERRETDB)
 	$(BIN)/python -m bench.export_bench
 	$(BIN)/python -m bench.media_bench
 	$(BIN)/python -m bench.console_bench
+	$(BIN)/python -m bench.job_queries_bench
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -14,8 +14,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.console.test_viewer import READY
 from tests.console.viewer_support import MEDIA, catalog_events, export_order, run_export
+from tests.support import wait_until_finished
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 WRITE = os.environ.get("AI_SPARK_WRITE_SCREENSHOTS") == "1"
@@ -46,8 +49,16 @@ async def test_screenshots_of_the_console(
     await page.screenshot(path=str(viewer), full_page=True)
     await keep(viewer)
 
+    # A few more jobs, so the overview has something to count: small exports and one that cannot run.
+    for _ in range(3):
+        await run_export(server.base_url, export_order(full_path, media.rate, media.start_timecode, proxy=False))
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        order = export_order("/demo/missing.mov", media.rate, media.start_timecode, proxy=True)
+        failing = (await client.post("/spark", json=order)).json()
+        await wait_until_finished(client, f"/spark/{failing['spark_id']}/status")
     await page.goto(server.url("/console"))
     await page.wait_for_load_state("networkidle")
+    await page.wait_for_timeout(2500)  # one poll of the live numbers
     overview = tmp_path / "console-overview.png"
     await page.screenshot(path=str(overview), full_page=True)
     await keep(overview)
