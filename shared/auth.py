@@ -148,16 +148,18 @@ def csrf_matches(request: Request, token: str | None) -> bool:
     return token is not None and hmac.compare_digest(token.encode(), expected.encode())
 
 
-def session_cookie_options(request: Request) -> dict[str, Any]:
+def session_cookie_options(request: Request, always_secure: bool = False) -> dict[str, Any]:
     """Keyword arguments for `response.set_cookie(value=key, **...)` (and `delete_cookie(**...)`): the
     session cookie, for every path (the console's pages call the API with it), HttpOnly,
-    SameSite=Strict, and Secure when the request came over HTTPS. No expiry: it ends with the browser."""
+    SameSite=Strict, and Secure over HTTPS (always, with `always_secure`). No expiry: it ends with the browser."""
     return {
         "key": SESSION_COOKIE,
         "path": "/",
         "httponly": True,
         "samesite": "strict",
-        "secure": request.url.scheme == "https",
+        # `always_secure` in production: behind a proxy whose `X-Forwarded-Proto` uvicorn does not
+        # trust (its FORWARDED_ALLOW_IPS), the request reads as http although the browser spoke https.
+        "secure": always_secure or request.url.scheme == "https",
     }
 
 

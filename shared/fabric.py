@@ -27,7 +27,7 @@ from email.utils import parsedate_to_datetime
 from typing import Annotated, Any
 
 import httpx
-from bson import ObjectId
+from bson import Decimal128, ObjectId
 from fastapi import Depends, Request
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -188,6 +188,9 @@ def bson_order(value: Any) -> tuple[Any, ...]:
         return (_BOOLEAN, 0, value)
     if isinstance(value, int | float):
         return (_NUMBER, 0, 0) if value != value else (_NUMBER, 1, value)
+    if isinstance(value, Decimal128):  # a number to MongoDB too
+        number = value.to_decimal()
+        return (_NUMBER, 0, 0) if number.is_nan() else (_NUMBER, 1, number)
     if isinstance(value, str):
         return (_TEXT, 0, value)
     if isinstance(value, ObjectId):

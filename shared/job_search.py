@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import DESCENDING
@@ -52,6 +52,18 @@ SHARED_MAX_STALE_SECONDS = 30.0
 _shared_pages: SharedLook[JobPage] = SharedLook(
     ttl=SHARED_TTL_SECONDS, max_stale=SHARED_MAX_STALE_SECONDS, max_keys=256
 )
+
+
+def in_utc_range(moment: datetime | None) -> datetime | None:
+    """A filter's time, if the database can store it: one whose UTC reading falls before year 1 (say
+    `0001-01-01T00:00:00+01:00`) cannot be encoded, so it is refused here, as the caller's 422."""
+    if moment is None:
+        return None
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range (years 1 to 9999 in UTC)") from None
+    return moment
 
 
 @dataclass(frozen=True)

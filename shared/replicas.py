@@ -12,7 +12,6 @@ beat tries again: the task never dies of it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -86,8 +85,7 @@ class ReplicaHeartbeat:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.gather(self._task, return_exceptions=True)  # never fails the shutdown
             self._task = None
 
     async def beat(self) -> None:
@@ -123,6 +121,10 @@ class ReplicaHeartbeat:
                     await self.sweep()
             except PyMongoError as error:
                 log.warning("cannot write the replica heartbeat", extra={"error": str(error)[:300]})
+            except Exception:
+                # Anything else is a bug, logged with its traceback; the replica keeps beating, since a
+                # heartbeat that stopped would mark a live replica stale on every console.
+                log.exception("the replica heartbeat failed")
             await asyncio.sleep(self.interval)
 
 

@@ -38,7 +38,7 @@ from shared.auth import (
     session_cookie_options,
 )
 from shared.db import DatabaseDep
-from shared.job_search import JobFilter, search_jobs_shared
+from shared.job_search import JobFilter, in_utc_range, search_jobs_shared
 from shared.job_stats import job_stats
 from shared.jobs import FINISHED, Job, JobStatus, load_job
 from shared.priority import Priority
@@ -102,15 +102,37 @@ async def console_login_form(request: Request, next: str | None = None) -> Respo
     return page(request, "login.html", title="Log in", next=local_next(next), error=None)
 
 
+def cookie_options(request: Request) -> dict[str, Any]:
+    """The session cookie's options; Secure always in production, whatever scheme the request shows."""
+    return session_cookie_options(request, always_secure=request.app.state.settings.environment == "production")
+
+
+def from_this_site(request: Request) -> bool:
+    """Whether a form post came from one of our pages. Browsers say so in `Sec-Fetch-Site` (or at
+    least `Origin`); a post that says it came from elsewhere is refused, so another site cannot log a
+    browser in with its own key or out of its session. A client that sends neither (curl) is let by."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+
+
+def refuse_other_sites(request: Request) -> None:
+    if not from_this_site(request):
+        raise Problem("this form may only be posted from the console's own pages", status=403, slug="csrf")
+
+
 @router.post("/login", response_class=HTMLResponse)
 async def console_login(request: Request, key: str = Form(""), next: str = Form("/console")) -> Response:
     target = local_next(next)
     if not keys_configured(request):
         return RedirectResponse(target, status_code=303)
+    refuse_other_sites(request)
     if not key or key_access(key, request.app.state.settings) is None:
         return page(request, "login.html", status_code=401, title="Log in", next=target, error="That key is not valid.")
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(value=key, **session_cookie_options(request))
+    response.set_cookie(value=key, **cookie_options(request))
     return response
 
 
@@ -120,11 +142,15 @@ async def console_logout(request: Request) -> Response:
     token = form.get(CSRF_FIELD)
     if not keys_configured(request):
         return RedirectResponse("/console", status_code=303)
-    # Without a valid session there is nothing to end; with one, only its own form may end it.
-    if request_access(request) is not None and not csrf_matches(request, token if isinstance(token, str) else None):
-        raise Problem("the form carries no valid CSRF token", status=403, slug="csrf")
+    refuse_other_sites(request)
     response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(**session_cookie_options(request))
+    # Without a valid session there is nothing to end (and no cookie is touched); with one, only its
+    # own form may end it.
+    if request_access(request) is None:
+        return response
+    if not csrf_matches(request, token if isinstance(token, str) else None):
+        raise Problem("the form carries no valid CSRF token", status=403, slug="csrf")
+    response.delete_cookie(**cookie_options(request))
     return response
 
 
@@ -148,7 +174,10 @@ def parse_time(value: str | None, name: str) -> datetime | None:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"{name} is not a time (use 2026-01-31T12:00)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return in_utc_range(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    except ValueError as error:
+        raise ValueError(f"{name} {error}") from None
 
 
 def job_link(kind: str, job_id: str) -> str:
@@ -186,7 +215,8 @@ async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
     chosen = {name: query.get(name, "").strip() for name in FILTER_FIELDS}
     statuses = list(dict.fromkeys(status for status in query.getlist("status") if status))
     chosen_limit = query.get("limit", "")
-    limit = int(chosen_limit) if chosen_limit.isdigit() and int(chosen_limit) in PAGE_SIZES else PAGE_SIZES[1]
+    # Compared as text: "²".isdigit() holds, and int("²") raises.
+    limit = int(chosen_limit) if chosen_limit in {str(size) for size in PAGE_SIZES} else PAGE_SIZES[1]
     cursor = query.get("cursor") or None
     errors = filter_problems(chosen, statuses)
     times: dict[str, datetime | None] = {}
@@ -221,7 +251,7 @@ async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
     next_link = None
     if result is not None and result.next_cursor:
         next_link = "/console/jobs?" + urlencode([*filters, ("cursor", result.next_cursor)])
-    page_query = [*api_filter, ("limit", str(limit)), *([("cursor", cursor)] if cursor else [])]
+    page_query = [*api_filter, ("limit", str(limit)), *([("cursor", cursor)] if cursor else []), ("live", "true")]
     retry_filter: dict[str, Any] = {
         "kind": chosen["kind"] or None,
         "repo_guid": chosen["repo_guid"] or None,

@@ -238,6 +238,8 @@ async def process(run: JobRun, services: Services) -> None:
         )
     finally:
         moving.cancel()
+        # Awaited, so it never outlives the processor and an error of its own is not left unread.
+        await asyncio.gather(moving, return_exceptions=True)
         if not published:
             await asyncio.to_thread(package.discard, build)
 

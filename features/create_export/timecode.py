@@ -99,7 +99,7 @@ def round_half_up(value: Fraction) -> int:
 # microseconds each. One table per rate, shared by every writer of every export of the process,
 # emptied when it grows past TABLE_LIMIT entries so a long-running service stays bounded. A dict
 # lookup is atomic under the GIL; two threads computing one missing entry both get the same value.
-TABLE_LIMIT = 1_000_000
+TABLE_LIMIT = 250_000  # about 25 MB a table; a 127,000-segment asset's times fit
 _frames: dict[tuple[int, int], dict[float, int]] = {}
 _milliseconds: dict[float, int] = {}
 _timecodes: dict[tuple[int, int, bool, str | None], dict[int, str]] = {}

@@ -8,6 +8,10 @@ and need a time zone; `q` is a literal, matched case-insensitively in the job's 
 the last job of the page, with the same cursors as `GET /spark`, so the next page is stable while new
 jobs arrive. 422 for a parameter out of range or a cursor this service did not give out. The same
 filter, given to `POST /jobs/retry`, retries the same jobs.
+
+`live=true` is for pages that poll (the console's list): every poller of the same page on a replica
+shares one look a second, and may get the previous answer while the next look runs. Without it the
+answer is read for this request, so a client sees its own retry or cancel at once.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, Field
 
 from shared.db import Database, DatabaseDep
-from shared.job_search import JobFilter, search_jobs
+from shared.job_search import JobFilter, in_utc_range, search_jobs, search_jobs_shared
 from shared.jobs import JobStatus
 from shared.priority import Priority
 from shared.problems import problem_responses
@@ -30,7 +34,7 @@ JobKindName = Literal["export", "import"]
 def _has_zone(moment: datetime | None) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
         raise ValueError("needs a time zone (e.g. 2026-01-31T12:00:00Z)")
-    return moment
+    return in_utc_range(moment)
 
 
 def _no_nul(value: str | None) -> str | None:
@@ -86,6 +90,9 @@ async def list_jobs(
     q: Annotated[Text, Query(min_length=1, max_length=200, description="text in the id, name or error")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
+    live: Annotated[
+        bool, Query(description="for pollers: shared with every poller of this page, up to a second old (or more)")
+    ] = False,
 ) -> JobList:
     job_filter = JobFilter(
         kind=kind,
@@ -96,11 +103,14 @@ async def list_jobs(
         created_before=created_before,
         text=q,
     )
-    return await handle(database, job_filter, limit, cursor)
+    return await handle(database, job_filter, limit, cursor, live)
 
 
-async def handle(database: Database, job_filter: JobFilter, limit: int, cursor: str | None) -> JobList:
-    page = await search_jobs(database, job_filter, limit, cursor)
+async def handle(
+    database: Database, job_filter: JobFilter, limit: int, cursor: str | None, live: bool = False
+) -> JobList:
+    search = search_jobs_shared if live else search_jobs
+    page = await search(database, job_filter, limit, cursor)
     return JobList(
         total=page.total,
         jobs=[JobSummary.model_validate(job) for job in page.jobs],

@@ -22,7 +22,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from shared.job_runner import RunnerDep
-from shared.job_search import JobFilter, job_filter_query
+from shared.job_search import JobFilter, in_utc_range, job_filter_query
 from shared.priority import Priority
 from shared.problems import problem_responses
 from shared.retry import find_retryable, requeue
@@ -68,6 +68,10 @@ class RetryJobsRequest(BaseModel):
             moment = getattr(self, name)
             if moment is not None and moment.tzinfo is None:
                 raise ValueError(f"{name} needs a time zone (e.g. 2026-01-31T12:00:00Z)")
+            try:
+                in_utc_range(moment)
+            except ValueError as error:
+                raise ValueError(f"{name} {error}") from None
         return self
 
 

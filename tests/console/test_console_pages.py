@@ -237,6 +237,46 @@ async def test_logging_out_ends_the_session(browserish) -> None:
     assert after.status_code == 303 and after.headers["location"].startswith("/console/login")
 
 
+async def test_another_site_can_neither_log_a_browser_in_nor_out(browserish) -> None:
+    cross = {"Sec-Fetch-Site": "cross-site"}
+    planted = await browserish.post("/console/login", data={"key": FULL_KEY}, headers=cross)
+    by_origin = await browserish.post(
+        "/console/login", data={"key": FULL_KEY}, headers={"Origin": "https://evil.example"}
+    )
+    await log_in(browserish, FULL_KEY)
+    token = csrf_token(FULL_KEY)
+    thrown_out = await browserish.post("/console/logout", data={"csrf_token": token}, headers=cross)
+    still_in = await browserish.get("/console")
+    browserish.cookies.clear()
+    no_session = await browserish.post("/console/logout", data={})
+
+    assert planted.status_code == 403 and "set-cookie" not in planted.headers
+    assert by_origin.status_code == 403 and "set-cookie" not in by_origin.headers
+    assert thrown_out.status_code == 403 and still_in.status_code == 200
+    # Nothing to end: the answer touches no cookie (a cross-site post would carry none either).
+    assert no_session.status_code == 303 and "set-cookie" not in no_session.headers
+
+
+async def test_the_session_cookie_is_secure_in_production(app_factory, make_settings) -> None:
+    app = await app_factory(make_settings(api_keys=[FULL_KEY], environment="production"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        answer = await log_in(http, FULL_KEY)
+
+    assert answer.status_code == 303 and "Secure" in answer.headers["set-cookie"]
+
+
+async def test_odd_limits_and_times_out_of_range_are_a_page_not_a_500(client) -> None:
+    odd_limit = await client.get("/console/jobs", params={"limit": "²"})
+    too_early = await client.get("/console/jobs", params={"created_after": "0001-01-01T00:00:00+01:00"})
+    api_list = await client.get("/jobs", params={"created_before": "0001-01-01T00:00:00+01:00"})
+    api_retry = await client.post("/jobs/retry", json={"created_after": "0001-01-01T00:00:00+01:00"})
+
+    assert odd_limit.status_code == 200
+    assert too_early.status_code == 422 and "created_after is out of range" in too_early.text
+    assert api_list.status_code == 422 and api_list.json()["errors"][0]["pointer"] == "query:created_before"
+    assert api_retry.status_code == 422 and "created_after" in api_retry.text
+
+
 async def test_a_read_key_sees_a_job_without_its_actions_and_is_refused_them(browserish, api) -> None:
     failed = await exported(api, work_order(["json"]))
     spark_id = failed["spark_id"]

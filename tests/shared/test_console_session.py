@@ -229,6 +229,7 @@ def test_the_cookie_is_http_only_strict_and_secure_over_https() -> None:
     secure = session_cookie_options(request_for("https"))
     assert plain == {"key": SESSION_COOKIE, "path": "/", "httponly": True, "samesite": "strict", "secure": False}
     assert secure["secure"] is True
+    assert session_cookie_options(request_for("http"), always_secure=True)["secure"] is True
 
 
 def test_a_login_only_ever_goes_on_to_a_console_page() -> None:

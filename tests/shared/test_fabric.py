@@ -264,3 +264,15 @@ def test_the_fast_path_makes_exactly_what_the_repair_makes() -> None:
             checked += 1
             assert fabric._repair(document) == (fast, [])
     assert checked > 0
+
+
+def test_a_decimal128_sorts_among_the_numbers_as_in_mongodb() -> None:
+    from bson import Decimal128
+
+    from shared.fabric import bson_order
+
+    values = ["a", Decimal128("2.5"), 3, None, 1.0, Decimal128("NaN")]
+    ordered = sorted(values, key=bson_order)
+
+    assert ordered[0] is None and ordered[-1] == "a"
+    assert [str(value) for value in ordered[1:-1]] == ["NaN", "1.0", "2.5", "3"]

@@ -93,3 +93,18 @@ async def test_bad_parameters_are_422_problems(client) -> None:
         assert response.headers["content-type"].startswith("application/problem+json")
         body = response.json()
         assert field in str(body.get("errors")) or field in body["detail"], body
+
+
+async def test_pollers_share_a_look_and_a_plain_request_reads_its_own(app, client) -> None:
+    now = utc_now()
+    await store_jobs(app.state.database, [job_document("export", "repo-live", "failed", now - timedelta(minutes=2))])
+    live = {"repo_guid": "repo-live", "live": "true"}
+
+    first_poll = (await client.get("/jobs", params=live)).json()
+    await store_jobs(app.state.database, [job_document("export", "repo-live", "failed", now - timedelta(minutes=1))])
+    second_poll = (await client.get("/jobs", params=live)).json()
+    plain = (await client.get("/jobs", params={"repo_guid": "repo-live"})).json()
+
+    # The second poll came within the shared look's second: it is the first poll's answer.
+    assert first_poll["total"] == second_poll["total"] == 1
+    assert plain["total"] == 2
