@@ -65,6 +65,9 @@ class JobRun:
     # The last progress asked for (written or throttled) and when its step began: `keep_moving`.
     _asked: tuple[float, str, float] = field(default_factory=lambda: (0.0, "started", time.monotonic()))
     _written_step: str = "started"
+    # When `keep_moving` last wrote. Kept apart from `_last_progress`: its writes must not throttle
+    # the processor's next step, the write that would see a cancel request made meanwhile.
+    _last_quiet: float = 0.0
     # A run holding a repository slot (`shared/repo_slots.py`) writes nothing once its lease is out,
     # even if no one took the job yet: by then its slot may be another run's.
     fence_on_expiry: bool = False
@@ -129,7 +132,7 @@ class JobRun:
             if self.cancel_requested or self.lost or self.work_done:
                 continue
             percent, step, since = self._asked
-            quiet_for = now - self._last_progress
+            quiet_for = now - max(self._last_progress, self._last_quiet)
             if step != self._written_step and quiet_for >= PROGRESS_INTERVAL:
                 shown = step
             elif quiet_for >= STILL_INTERVAL:
@@ -144,9 +147,15 @@ class JobRun:
     async def _write_progress(self, percent: float, step: str, now: float, quiet: bool = False) -> None:
         if self.cancel_requested:
             raise JobCancelled(self.job.id)
-        if now - self._last_progress < PROGRESS_INTERVAL:
+        if self.lost:
+            raise LeaseLost(self.job.id)
+        last = max(self._last_progress, self._last_quiet) if quiet else self._last_progress
+        if now - last < PROGRESS_INTERVAL:
             return
-        self._last_progress = now
+        if quiet:
+            self._last_quiet = now
+        else:
+            self._last_progress = now
         self._written_step = step  # before the round trip: `keep_moving` must not send it twice
         fields = {"progress": {"percent": round(percent, 1), "step": step}, **self.carry, "updated_at": utc_now()}
         outcome = await jobs(self.database).update_one(
@@ -155,17 +164,19 @@ class JobRun:
         if outcome.matched_count == 1:
             self.carry = {}
             return
+        # A quiet write (`keep_moving`'s) only notes why: the processor's next step raises it. Noted it
+        # must be, since that step is likely throttled by this very write and would not look itself.
+        await self._note_stop_reason()
         if not quiet:
-            await self._stop_reason()
+            raise LeaseLost(self.job.id) if self.lost else JobCancelled(self.job.id)
 
-    async def _stop_reason(self) -> None:
+    async def _note_stop_reason(self) -> None:
         """The cheap fenced write matched nothing: tell a cancel request from a lost lease."""
         document = await jobs(self.database).find_one(self._fence(), projection={"cancel_requested": 1})
         if document is None:
             self.lost = True
-            raise LeaseLost(self.job.id)
-        self.cancel_requested = True
-        raise JobCancelled(self.job.id)
+        else:
+            self.cancel_requested = True
 
     async def heartbeat(self) -> bool:
         """Extend the lease; False once another run holds the job. Notes a cancel request on the way."""

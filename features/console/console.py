@@ -19,13 +19,13 @@ up, and pauses while the tab is hidden — and swaps values in as text, never as
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from features.console.job_list import KINDS, PAGE_SIZES, PRIORITIES, STATUSES, job_link, list_context, read_list_form
 from features.console.rendering import render, static_file
 from shared.auth import (
     CSRF_FIELD,
@@ -38,22 +38,15 @@ from shared.auth import (
     session_cookie_options,
 )
 from shared.db import DatabaseDep
-from shared.job_search import JobFilter, in_utc_range, search_jobs_shared
+from shared.job_search import search_jobs_shared
 from shared.job_stats import job_stats
 from shared.jobs import FINISHED, Job, JobStatus, load_job
-from shared.priority import Priority
 from shared.problems import Problem
 from shared.replicas import list_replicas
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
-KINDS = ("export", "import")
-STATUSES = tuple(status.value for status in JobStatus)
-PRIORITIES = tuple(priority.value for priority in Priority)
-PAGE_SIZES = (25, 50, 100, 200)
 RETRYABLE = ("failed", "cancelled")  # one job's retry (`POST /spark/{id}/retry`)
-BULK_RETRYABLE = ("failed", "cancelled", "partially_completed")  # what `POST /jobs/retry` takes
-FILTER_FIELDS = ("kind", "status", "repo_guid", "priority", "created_after", "created_before", "q")
 
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -166,121 +159,28 @@ async def console_overview(request: Request, database: DatabaseDep) -> HTMLRespo
 # --- jobs ------------------------------------------------------------------------------------------
 
 
-def parse_time(value: str | None, name: str) -> datetime | None:
-    """A time from the filter form: ISO 8601; a `datetime-local` value without a zone is UTC."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{name} is not a time (use 2026-01-31T12:00)") from None
-    try:
-        return in_utc_range(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-    except ValueError as error:
-        raise ValueError(f"{name} {error}") from None
-
-
-def job_link(kind: str, job_id: str) -> str:
-    return f"/console/jobs/{quote(kind, safe='')}/{quote(job_id, safe='')}"
-
-
-def job_row(summary: dict[str, Any]) -> dict[str, Any]:
-    """A job of the list (`shared.job_search.job_summary`, as `GET /jobs` answers it) with its link."""
-    return {**summary, "link": job_link(summary["kind"], summary["id"])}
-
-
-def filter_problems(chosen: dict[str, str], statuses: list[str]) -> list[str]:
-    """What is wrong with the list's filter, in the words `GET /jobs` would use (it takes the same)."""
-    problems = [
-        f"{name} must be one of {', '.join(allowed)}"
-        for name, allowed in (("kind", KINDS), ("priority", PRIORITIES))
-        if chosen[name] and chosen[name] not in allowed
-    ]
-    if any(status not in STATUSES for status in statuses):
-        problems.append(f"status must be one of {', '.join(STATUSES)}")
-    for name, longest in (("repo_guid", 255), ("q", 200)):
-        if len(chosen[name]) > longest:
-            problems.append(f"{name} is longer than {longest} characters")
-        if "\x00" in chosen[name]:
-            problems.append(f"{name} must not contain a NUL character")
-    return problems
-
-
 @router.get("/jobs", response_class=HTMLResponse)
 async def console_jobs(request: Request, database: DatabaseDep) -> HTMLResponse:
     """The job list: the form's filter, run by `search_jobs` exactly as `GET /jobs` runs it (through
     its shared look: many people opening one list cost one look per replica per second); the page then
-    polls `GET /jobs` with the same filter and cursor (`api_url`)."""
-    query = request.query_params
-    chosen = {name: query.get(name, "").strip() for name in FILTER_FIELDS}
-    statuses = list(dict.fromkeys(status for status in query.getlist("status") if status))
-    chosen_limit = query.get("limit", "")
-    # Compared as text: "²".isdigit() holds, and int("²") raises.
-    limit = int(chosen_limit) if chosen_limit in {str(size) for size in PAGE_SIZES} else PAGE_SIZES[1]
-    cursor = query.get("cursor") or None
-    errors = filter_problems(chosen, statuses)
-    times: dict[str, datetime | None] = {}
-    for name in ("created_after", "created_before"):
-        try:
-            times[name] = parse_time(chosen[name], name)
-        except ValueError as error:
-            errors.append(str(error))
-    for name, moment in times.items():
-        if moment is not None:  # shown back as the form's `datetime-local` field takes it, in UTC
-            chosen[name] = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    polls `GET /jobs?live=true` with the same filter and cursor (`api_url`)."""
+    form = read_list_form(request.query_params)
     result = None
-    if not errors:
-        job_filter = JobFilter(
-            kind=chosen["kind"] or None,
-            statuses=tuple(statuses),
-            repo_guid=chosen["repo_guid"] or None,
-            priority=chosen["priority"] or None,
-            created_after=times["created_after"],
-            created_before=times["created_before"],
-            text=chosen["q"] or None,
-        )
+    if not form.errors:
         try:
-            result = await search_jobs_shared(database, job_filter, limit, cursor)
+            result = await search_jobs_shared(database, form.job_filter(), form.limit, form.cursor)
         except Problem as problem:
-            errors.append(problem.detail)
-    # The filter as the form sent it (for the page links) and as the API takes it (times with a zone).
-    filters = [(name, value) for name, value in query.multi_items() if name in (*FILTER_FIELDS, "limit") and value]
-    api_filter = [(name, chosen[name]) for name in ("kind", "repo_guid", "priority", "q") if chosen[name]]
-    api_filter += [("status", status) for status in statuses]
-    api_filter += [(name, moment.isoformat()) for name, moment in times.items() if moment is not None]
-    next_link = None
-    if result is not None and result.next_cursor:
-        next_link = "/console/jobs?" + urlencode([*filters, ("cursor", result.next_cursor)])
-    page_query = [*api_filter, ("limit", str(limit)), *([("cursor", cursor)] if cursor else []), ("live", "true")]
-    retry_filter: dict[str, Any] = {
-        "kind": chosen["kind"] or None,
-        "repo_guid": chosen["repo_guid"] or None,
-        "status": [status for status in statuses if status in BULK_RETRYABLE] or None,
-        "priority": chosen["priority"] or None,
-        "q": chosen["q"] or None,
-        **{name: moment.isoformat() if moment else None for name, moment in times.items()},
-    }
+            form.errors.append(problem.detail)
     return page(
         request,
         "jobs.html",
-        status_code=422 if errors else 200,
+        status_code=422 if form.errors else 200,
         title="Jobs",
-        chosen=chosen,
-        statuses_chosen=statuses,
-        limit=limit,
         kinds=KINDS,
         statuses=STATUSES,
         priorities=PRIORITIES,
         page_sizes=PAGE_SIZES,
-        errors=errors,
-        rows=[job_row(document) for document in result.jobs] if result else [],
-        total=result.total if result else None,
-        next_link=next_link,
-        first_link="/console/jobs?" + urlencode(filters) if cursor else None,
-        api_url=None if errors else "/jobs?" + urlencode(page_query),
-        retry_filter={name: value for name, value in retry_filter.items() if value is not None},
-        # A bulk retry acts on the list's jobs: not offered when the list shows none it could retry.
-        bulk_retry=not errors and (not statuses or any(status in BULK_RETRYABLE for status in statuses)),
+        **list_context(form, result),
     )
 
 
