@@ -178,6 +178,16 @@ class JobRun:
         else:
             self.cancel_requested = True
 
+    async def stop_if_cancelled(self) -> None:
+        """Look for a cancel request now, throttle or not (`JobCancelled` if there is one): the last
+        look before a job seals its result. The throttled progress writes of its last steps may all
+        fall within one interval and look at nothing, so a cancel asked for then was missed."""
+        if not self.cancel_requested:
+            flagged = await jobs(self.database).count_documents({**self._fence(), "cancel_requested": True}, limit=1)
+            self.cancel_requested = bool(flagged)
+        if self.cancel_requested:
+            raise JobCancelled(self.job.id)
+
     async def heartbeat(self) -> bool:
         """Extend the lease; False once another run holds the job. Notes a cancel request on the way."""
         now = utc_now()

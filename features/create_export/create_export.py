@@ -225,6 +225,7 @@ async def process(run: JobRun, services: Services) -> None:
             await asyncio.to_thread(package.discard, build)
             await run.finish(JobStatus.failed, error=_summary(errors), errors=errors, result={"manifest": manifest})
             return
+        await run.stop_if_cancelled()  # a cancel asked for while the last steps ran wins over sealing
         await run.progress(96, "writing manifest.json and the zip")
         package_info = await asyncio.to_thread(package.seal_and_publish, build, json_text(manifest))
         published = True
