@@ -152,7 +152,8 @@ async def test_cancel_a_running_job(live_server: Any, page: Any, catalog, gate: 
     gate.set()  # the writer returns; the job stops at its next step
 
     await expect(page.locator("#job-status")).to_have_text("cancelled", timeout=30_000)
-    assert await page.get_by_role("button", name="Cancel this job").count() == 0
+    # The page swaps its actions in once it has fetched itself again: wait for that, do not race it.
+    await expect(page.get_by_role("button", name="Cancel this job")).to_have_count(0)
 
 
 async def test_filter_by_status_and_repository_and_bulk_retry_with_its_dry_run_count(
