@@ -30,6 +30,7 @@ REPLICAS_COLLECTION = "replicas"
 KINDS = ("export", "import")
 FORGET_AFTER = timedelta(days=1)
 SWEEP_EVERY_BEATS = 60
+STOP_WAIT_SECONDS = 5.0  # the longest `stop` waits for the last beat to end
 log = logging.getLogger("ai_spark.replicas")
 
 Slots = dict[str, dict[str, int]]
@@ -78,14 +79,19 @@ class ReplicaHeartbeat:
         self.pid = os.getpid()
         self.beats = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._beat_forever(), name=f"replica-heartbeat {self.replica_id}")
 
     async def stop(self) -> None:
+        """End the beats, within a bounded wait: a cancel that lands inside a driver call to a
+        database that is gone can come back as a PyMongoError, which the loop survives by design.
+        The flag ends the loop at its next turn then; the wait never holds a shutdown longer."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)  # never fails the shutdown
+            await asyncio.wait({self._task}, timeout=STOP_WAIT_SECONDS)  # never fails the shutdown
             self._task = None
 
     async def beat(self) -> None:
@@ -114,7 +120,7 @@ class ReplicaHeartbeat:
         return outcome.deleted_count
 
     async def _beat_forever(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.beat()
                 if self.beats % SWEEP_EVERY_BEATS == 1:
