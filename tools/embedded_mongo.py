@@ -201,8 +201,13 @@ def port_is_free(port: int) -> bool:
 class EmbeddedMongo:
     """One FerretDB process on 127.0.0.1; use as a context manager or call start()/stop()."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, log_path: Path | None = None, pushdown: bool = True
+    ) -> None:
+        """`pushdown=False` answers every query as upstream FerretDB does, in Go (`-no-pushdown`): the
+        reference that tests of our SQLite pushdowns compare with."""
         self.data_dir = Path(data_dir)
+        self.pushdown = pushdown
         self.port = port or free_port()
         self.log_path = log_path or self.data_dir.parent / f"{self.data_dir.name}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -219,6 +224,8 @@ class EmbeddedMongo:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         command = [str(binary), "-listen", f"127.0.0.1:{self.port}", "-data", str(self.data_dir), "-exit-with-stdin"]
+        if not self.pushdown:
+            command.append("-no-pushdown")
         # The pipe's write end is ours alone: os.pipe() makes it non-inheritable and every Popen
         # closes other descriptors (close_fds), so it closes exactly when this process goes.
         self.process = subprocess.Popen(

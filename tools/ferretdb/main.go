@@ -27,7 +27,14 @@ func main() {
 	dataDir := flag.String("data", "data", "folder that holds the SQLite files")
 	logLevel := flag.String("log-level", "error", "debug, info, warn or error")
 	exitWithStdin := flag.Bool("exit-with-stdin", false, "stop when stdin reaches end of file (the launcher's pipe)")
+	noPushdown := flag.Bool("no-pushdown", false, "answer every query in Go, without our SQLite pushdowns (for differential tests)")
 	flag.Parse()
+
+	// Our patches live in FerretDB's internal packages, which this program cannot import: they read
+	// the switch from the environment (sqlite_pushdown.go, pushdownDisabled).
+	if *noPushdown {
+		os.Setenv("AI_SPARK_FERRETDB_NO_PUSHDOWN", "1")
+	}
 
 	if err := run(*listen, *dataDir, *logLevel, *exitWithStdin); err != nil {
 		fmt.Fprintln(os.Stderr, err)

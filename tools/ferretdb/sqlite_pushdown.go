@@ -19,8 +19,10 @@ package sqlite
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/FerretDB/FerretDB/internal/backends/sqlite/metadata"
 	"github.com/FerretDB/FerretDB/internal/types"
@@ -30,6 +32,10 @@ var (
 	pushdownKey   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 	pushdownValue = regexp.MustCompile(`^[A-Za-z0-9 _.:/@+=,-]*$`)
 )
+
+// pushdownDisabled is the server's -no-pushdown switch (main.go sets the variable): every query is
+// then answered as upstream FerretDB answers it, the reference the differential tests compare with.
+var pushdownDisabled = sync.OnceValue(func() bool { return os.Getenv("AI_SPARK_FERRETDB_NO_PUSHDOWN") == "1" })
 
 // maxPushedKeys bounds the conditions pushed: their array-safe form below has 2^n alternatives.
 const maxPushedKeys = 3
@@ -43,6 +49,10 @@ const maxPushedKeys = 3
 // SQLite only walks an index for an OR whose every branch it can look up on its own. Without this,
 // a look for claimable jobs read every job ever stored: 600 ms with 10 000 kept.
 func pushDownPlainStrings(filter *types.Document, whereClause string, args []any) (string, []any) {
+	if pushdownDisabled() {
+		return whereClause, args
+	}
+
 	keys := filter.Keys()
 	seen := make(map[string]int, len(keys))
 
