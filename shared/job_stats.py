@@ -58,8 +58,11 @@ async def compute_job_stats(database: Database) -> dict[str, Any]:
         return await count_jobs(database, query)
 
     async def oldest_pending(kind: str) -> Any:
+        # Ending on `_id` makes the order total, which also lets the embedded FerretDB sort in SQLite.
         first = await collection.find_one(
-            {"kind": kind, "status": JobStatus.pending}, sort=[("created_at", ASCENDING)], projection={"created_at": 1}
+            {"kind": kind, "status": JobStatus.pending},
+            sort=[("created_at", ASCENDING), ("_id", ASCENDING)],
+            projection={"created_at": 1},
         )
         return first["created_at"] if first else None
 

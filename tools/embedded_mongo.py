@@ -39,6 +39,8 @@ BINARY = ROOT / ".build" / "ferretdb-embedded"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 PUSHDOWN_PATCH = "sqlite_pushdown.go"
 SERIALIZED_WRITES_PATCH = "serialized_writes.go"
+EXACT_BACKEND_PATCH = "sqlite_exact.go"
+EXACT_HANDLER_PATCH = "handler_exact.go"
 START_TIMEOUT_SECONDS = 30.0
 
 
@@ -104,6 +106,7 @@ def _patched_workspace() -> Path:
     _patch_id_pushdown(source / "internal" / "backends" / "sqlite" / "collection.go")
     _patch_id_column(source / "internal" / "backends" / "sqlite" / "metadata" / "metadata.go")
     _patch_string_pushdown(source / "internal" / "backends" / "sqlite")
+    _patch_exact_pushdown(source / "internal")
     _patch_resource_tracking(source / "internal" / "util" / "resource" / "resource.go")
     _patch_serialized_writes(source / "internal" / "clientconn")
     with (program / "go.mod").open("a") as go_mod:
@@ -133,6 +136,58 @@ def _patch_string_pushdown(sqlite_backend: Path) -> None:
     query_end = "\tq += whereClause\n"
     narrowed = "\twhereClause, args = pushDownPlainStrings(params.Filter, whereClause, args)\n" + query_end
     _replace_exactly(sqlite_backend / "collection.go", query_end, narrowed, 1)
+
+
+def _patch_exact_pushdown(internal: Path) -> None:
+    """Answer counts and sorted pages in SQLite when that is exact (`sqlite_exact.go`).
+
+    The find and count handlers hand the backend the whole filter, the sort and the most documents the
+    command returns (`handler_exact.go`); the backend answers from SQL, or leaves the query to FerretDB's
+    own way; every insert and update keeps its record of the fields' value classes current.
+    """
+    backends = internal / "backends"
+    _replace_exactly(
+        backends / "collection.go",
+        "\tOnlyRecordIDs bool\n\tComment       string\n}\n",
+        "\tOnlyRecordIDs bool\n\tComment       string\n\n"
+        "\t// Ours (tools/ferretdb/sqlite_exact.go): set by the find and count handlers only.\n"
+        "\tExactFilter *types.Document\n\tExactSort   *types.Document\n\tExactLimit  int64\n\tCountOnly   bool\n}\n",
+        1,
+    )
+    _replace_exactly(
+        backends / "collection.go",
+        "type QueryResult struct {\n\tIter types.DocumentsIterator\n}\n",
+        "type QueryResult struct {\n\tIter types.DocumentsIterator\n\n"
+        "\t// Ours: the backend counted a CountOnly query itself.\n\tCounted bool\n\tCount   int64\n}\n",
+        1,
+    )
+    sqlite_backend = backends / "sqlite"
+    _add_patch_file(EXACT_BACKEND_PATCH, sqlite_backend)
+    collection_go = sqlite_backend / "collection.go"
+    select_start = "\tq := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)\n"
+    exact_first = "\tif res, ok := c.queryExact(ctx, db, meta, params); ok {\n\t\treturn res, nil\n\t}\n\n"
+    _replace_exactly(collection_go, select_start, exact_first + select_start, 1)
+    insert = "\terr := db.InTransaction(ctx, func(tx *fsql.Tx) error {\n\t\tbatchSize := c.r.BatchSize\n"
+    update = "\terr := db.InTransaction(ctx, func(tx *fsql.Tx) error {\n\t\tfor _, doc := range params.Docs {\n"
+    noted = "\tdefer noteWrite(c.dbName, meta.TableName, params.Docs)()\n\n"
+    _replace_exactly(collection_go, insert, noted + insert, 1)
+    _replace_exactly(collection_go, update, noted + update, 1)
+
+    handler = internal / "handler"
+    _add_patch_file(EXACT_HANDLER_PATCH, handler)
+    returns_on_error = "\tif err != nil {\n\t\treturn nil, err\n\t}\n"
+    find_params = "\tqp, err := h.makeFindQueryParams(connCtx, params, &cInfo)\n" + returns_on_error
+    _replace_exactly(
+        handler / "msg_find.go", find_params, find_params + "\tsetExactFind(qp, params, h.DisablePushdown)\n", 1
+    )
+    count_go = handler / "msg_count.go"
+    count_params = "\tif !h.DisablePushdown {\n\t\tqp.Filter = params.Filter\n\t}\n"
+    _replace_exactly(count_go, count_params, count_params + "\tsetExactCount(&qp, params, h.DisablePushdown)\n", 1)
+    count_query = (
+        "\tqueryRes, err := c.Query(connCtx, &qp)\n\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n"
+    )
+    counted = "\tif queryRes.Counted {\n\t\treturn exactCountAnswer(queryRes.Count)\n\t}\n"
+    _replace_exactly(count_go, count_query, count_query + counted, 1)
 
 
 def _patch_serialized_writes(clientconn: Path) -> None:
