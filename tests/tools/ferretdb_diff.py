@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import struct
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -51,11 +52,20 @@ def canonical(value: Any) -> str:
     return json_util.dumps(value, json_options=json_util.CANONICAL_JSON_OPTIONS)
 
 
-def rendered(value: Any) -> Any:
-    """`canonical`, item by item for a list, so that pytest's diff points at the first differing item."""
+def rendered(value: Any) -> list[str]:
+    """`canonical`, item by item for a list, so that a difference can be pointed at."""
     if isinstance(value, list | tuple):
         return [canonical(item) for item in value]
-    return canonical(value)
+    return [canonical(value)]
+
+
+def first_difference(reference: list[str], answer: list[str]) -> str:
+    """Where two rendered answers part (this module's asserts are not rewritten by pytest)."""
+    at = next(index for index, pair in enumerate(itertools.zip_longest(reference, answer)) if len(set(pair)) > 1)
+    lines = [f"first difference at item {at} (of {len(reference)} from the reference, {len(answer)} pushed)"]
+    for side, items in (("reference", reference), ("pushed", answer)):
+        lines.append(f"  {side}: {items[at][:1500] if at < len(items) else '(nothing)'}")
+    return "\n".join(lines)
 
 
 def duplicate_key_filter(key: str, first: Any, second: Any) -> RawBSONDocument:
@@ -159,7 +169,8 @@ class Diff:
         answers = await asyncio.gather(*(outcome(op, target) for _, *sides in pairs for target in sides))
         references, pushed = answers[0::2], answers[1::2]
         for (kind, *_), reference, answer in zip(pairs, references, pushed, strict=True):
-            assert rendered(answer) == rendered(reference), f"{label} [{kind} database]"
+            expected, found = rendered(reference), rendered(answer)
+            assert found == expected, f"{label} [{kind} database]\n{first_difference(expected, found)}"
             if failed(reference):
                 self.reference_failures.append(f"{label}: {reference['message'][:200]}")
         return references
