@@ -22,8 +22,7 @@ from typing import Any
 from pymongo import ASCENDING
 
 from shared.db import Database
-from shared.job_search import count_jobs
-from shared.jobs import JobStatus, jobs, utc_now
+from shared.jobs import JobStatus, count_jobs, jobs, utc_now
 from shared.shared_look import SharedLook
 
 KINDS = ("export", "import")

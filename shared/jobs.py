@@ -288,7 +288,7 @@ async def list_jobs(
             {"created_at": created_at, "_id": {"$lt": last_id}},
         ]
     collection = jobs(database)
-    total = await collection.count_documents(scope)
+    total = await count_jobs(database, scope)
     found = (
         await collection.find(page_filter, projection={name: 1 for name in (*fields, "created_at")})
         .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
@@ -298,6 +298,14 @@ async def list_jobs(
     page = found[:limit]
     next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["_id"]) if len(found) > limit and page else None
     return JobPage(total=total, jobs=page, next_cursor=next_cursor)
+
+
+async def count_jobs(database: Database, query: dict[str, Any]) -> int:
+    """How many jobs match `query`, with the `count` command: on MongoDB as exact as `count_documents`
+    for a query (and as quick, from an index), on FerretDB v1 half the time of `count_documents`'s
+    aggregation (docs/decisions.md). Never `estimated_document_count`: it crashes FerretDB v1."""
+    answer = await database.db.command({"count": JOBS_COLLECTION, "query": query})
+    return int(answer["n"])
 
 
 def encode_cursor(created_at: datetime, job_id: str) -> str:
@@ -363,7 +371,7 @@ async def queue_stats(database: Database) -> dict[str, Any]:
     oldest: datetime | None = None
     for kind in ("export", "import"):
         scope = {"kind": kind, "status": JobStatus.pending}
-        stats["queued"][kind] = await collection.count_documents(scope)
+        stats["queued"][kind] = await count_jobs(database, scope)
         first = await collection.find_one(scope, sort=[("not_before", ASCENDING)], projection={"created_at": 1})
         if first and (oldest is None or first["created_at"] < oldest):
             oldest = first["created_at"]

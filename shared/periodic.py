@@ -256,7 +256,17 @@ class PeriodicScheduler:
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
-        if not await run.finish(task.interval_seconds, outcome, error, counts):
+        try:
+            finished = await run.finish(task.interval_seconds, outcome, error, counts)
+        except PyMongoError as unreachable:
+            # The run's lease expires on its own and the next period (here or on another replica)
+            # runs it again; the task itself must not die with an exception nobody retrieves.
+            log.warning(
+                "periodic task ended but its outcome could not be stored",
+                extra={**context, "error": str(unreachable)[:200]},
+            )
+            return
+        if not finished:
             log.warning("periodic task ended after its lease was taken", extra=context)
             return
         duration_ms = round((time.perf_counter() - began) * 1000, 1)

@@ -15,11 +15,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("ai_spark.problems")
+# What a client told "the database cannot be reached" waits before it tries again: about one server
+# selection timeout, the time the driver itself gives a restarting server.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class ProblemError(BaseModel):
@@ -171,6 +175,19 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     return problem_response(ValidationProblem(validation_errors(exc.errors())), request.url.path)
 
 
+async def _on_database_unreachable(request: Request, exc: Exception) -> JSONResponse:
+    # The database being down is the operator's condition, not a bug of this request: a 503 the
+    # client may retry, and one log line without a traceback (it says nothing the message does not).
+    log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
+    problem = Problem(
+        "the database cannot be reached; try again shortly",
+        status=503,
+        slug="database-unavailable",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+    return problem_response(problem, request.url.path)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     problem = Problem("the server failed to handle this request; the error is logged", status=500, slug="internal")
@@ -181,6 +198,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ConnectionFailure, _on_database_unreachable)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

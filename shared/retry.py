@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.db import Database
-from shared.jobs import Job, JobStatus, is_job_id, jobs, queued_progress, utc_now
+from shared.jobs import Job, JobStatus, count_jobs, is_job_id, jobs, queued_progress, utc_now
 from shared.priority import HIGH, level, queue_key
 from shared.problems import Conflict, NotFound
 from shared.queue_control import note_jump_or_warn
@@ -119,7 +119,7 @@ async def find_retryable(database: Database, conditions: Mapping[str, Any], limi
     them, oldest first. The caller's conditions may name `status` among the retryable ones only."""
     scope = {"status": {"$in": list(RETRYABLE)}, **conditions, "deleting": {"$ne": True}}
     collection = jobs(database)
-    total = await collection.count_documents(scope)
+    total = await count_jobs(database, scope)
     cursor = collection.find(scope, projection={"kind": 1}).sort([("created_at", 1), ("_id", 1)]).limit(limit)
     found = await cursor.to_list(length=limit)
     return RetryableJobs(total=total, ids=[(document["kind"], document["_id"]) for document in found])

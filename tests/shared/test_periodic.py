@@ -111,6 +111,22 @@ async def test_a_failing_run_is_recorded_and_the_period_still_advances(handles) 
     assert stored["next_run_at"] > utc_now()
 
 
+async def test_a_run_whose_outcome_cannot_be_stored_ends_quietly_and_is_run_again_later(handles) -> None:
+    async def loses_its_database(run: PeriodicRun) -> dict[str, int]:
+        await handles[2].close()  # the database is gone by the time the outcome is written
+        return {"things_done": 1}
+
+    task = PeriodicTask("orphaned", 60, loses_its_database)
+    one = PeriodicScheduler(handles[2], [task], "replica", lease_seconds=30, timeout_seconds=60)
+    await one.run_due()
+    running, _ = one._running["orphaned"]
+    await asyncio.wait_for(asyncio.shield(running), 10)
+
+    assert running.exception() is None  # no "Task exception was never retrieved" in the log
+    stored = await tasks(handles[0]).find_one({"_id": "orphaned"})
+    assert not stored.get("outcomes")  # nothing recorded: the period is run again after its lease
+
+
 async def test_shutdown_hands_the_period_back_for_another_replica(handles) -> None:
     recorder = Recorder()
     leaving = scheduler(handles[0], recorder, "leaving")

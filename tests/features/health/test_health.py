@@ -50,6 +50,12 @@ async def test_database_stopped_and_restarted_under_a_running_service(make_setti
             assert down.status_code == 503
             assert "mongodb" in down.json()["failing"]
             assert time.monotonic() - started < 5
+            # Any other route says the same in its own words: a 503 to retry, never a 500.
+            listing = await client.get("/jobs")
+            assert listing.status_code == 503, listing.text
+            assert listing.headers["content-type"].startswith("application/problem+json")
+            assert listing.headers["retry-after"].isdigit()
+            assert "database" in listing.json()["detail"]
 
             server.start()  # same port, same data folder
             recovered = None
