@@ -20,6 +20,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strconv"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf16"
@@ -47,7 +48,7 @@ func unmarshalFast(data []byte) (*types.Document, bool) {
 		return nil, false
 	}
 
-	sch, ok := dec.schema()
+	sch, ok := dec.cachedSchema()
 	if !ok {
 		return nil, false
 	}
@@ -110,6 +111,87 @@ func (dec *fastDecoder) skipLiteral(s string) bool {
 	}
 
 	return false
+}
+
+// schemaCache keeps the top-level schemas of recent documents by their exact text: the documents
+// of a collection mostly share a few, and reading the schema was half of the decoding. The same
+// text always reads into the same (read-only) tree, so a hit gives what a parse would. Bounded, and
+// emptied when full, so documents of ever-new schemas cost a copy of the text each, no more.
+var schemaCache = struct {
+	sync.RWMutex
+	byText map[string]*fastSchema
+	size   int
+}{byText: make(map[string]*fastSchema)}
+
+const (
+	schemaCacheEntries = 1024
+	schemaCacheBytes   = 8 << 20
+)
+
+// cachedSchema reads the top-level schema, or skips it if its text was read before.
+func (dec *fastDecoder) cachedSchema() (*fastSchema, bool) {
+	end, ok := objectEnd(dec.data, dec.pos)
+	if !ok {
+		return nil, false
+	}
+
+	text := dec.data[dec.pos:end]
+
+	schemaCache.RLock()
+	sch := schemaCache.byText[string(text)]
+	schemaCache.RUnlock()
+
+	if sch != nil {
+		dec.pos = end
+		return sch, true
+	}
+
+	if sch, ok = dec.schema(); !ok || dec.pos != end {
+		return nil, false
+	}
+
+	schemaCache.Lock()
+	defer schemaCache.Unlock()
+
+	if len(schemaCache.byText) >= schemaCacheEntries || schemaCache.size+len(text) > schemaCacheBytes {
+		clear(schemaCache.byText)
+		schemaCache.size = 0
+	}
+
+	schemaCache.byText[string(text)] = sch
+	schemaCache.size += len(text)
+
+	return sch, true
+}
+
+// objectEnd finds where the object at data[start] ends by its brackets, strings skipped, without
+// checking anything else: only a text that parsed as a schema before is ever found in the cache,
+// and for that text this end is where the parse ended.
+func objectEnd(data []byte, start int) (int, bool) {
+	if start >= len(data) || data[start] != '{' {
+		return 0, false
+	}
+
+	depth := 0
+
+	for i := start; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth--; depth == 0 {
+				return i + 1, true
+			}
+		}
+	}
+
+	return 0, false
 }
 
 // schema reads `{"p":{...},"$k":[...]}` (or `{}`): the keys must be the same, in the same order, and

@@ -15,6 +15,7 @@ import (
 	"math/rand"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -296,6 +297,44 @@ func TestFastUnmarshalMutated(t *testing.T) {
 			compareDecoders(t, mutate(rng, data))
 		}
 	}
+}
+
+// TestFastUnmarshalConcurrent decodes from several goroutines at once, through the shared schema
+// cache (and its resets: more schemas than it keeps); run with -race to check the locking.
+func TestFastUnmarshalConcurrent(t *testing.T) {
+	t.Parallel()
+
+	rng := rand.New(rand.NewSource(4))
+
+	var docs [][]byte
+	for len(docs) < schemaCacheEntries+200 {
+		if data, err := Marshal(randomDocument(rng, 0)); err == nil {
+			docs = append(docs, data)
+		}
+	}
+
+	var wg sync.WaitGroup
+
+	for worker := range 4 {
+		wg.Add(1)
+
+		go func() {
+			defer wg.Done()
+
+			for i := range 3 * len(docs) {
+				data := docs[(i*(worker+1))%len(docs)]
+				want, wantErr := unmarshalOriginal(data)
+				got, gotErr := Unmarshal(data)
+
+				if (wantErr == nil) != (gotErr == nil) || !sameValue(want, got) {
+					t.Errorf("different results for %q", data)
+					return
+				}
+			}
+		}()
+	}
+
+	wg.Wait()
 }
 
 func FuzzFastUnmarshal(f *testing.F) {
