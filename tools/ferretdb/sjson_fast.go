@@ -6,11 +6,11 @@
 // next level scans again, and every scalar goes through a json.Decoder and reflection. With the
 // documents of AI Spark's jobs that was 72 % of the server's CPU for a find or a count.
 //
-// This one reads the schema (`$s`) into a small tree, then the values in one pass with it. It only
-// accepts what the documents FerretDB itself writes look like (sjson.Marshal: compact, `$s` first,
-// fields in `$k` order, `p` before `$k`, no duplicate keys); on anything else, valid or not, it
-// gives up and the original decodes the document, so odd inputs get exactly the original's answer
-// (or error). Where it accepts, it must give what the original gives: scalars are converted with
+// This one reads the schema (`$s`) into a small tree (kept for the next document with the same
+// schema text), then the values in one pass with it. It only accepts what the documents FerretDB
+// itself writes look like (sjson.Marshal: compact, `$s` first, fields in `$k` order, `p` before
+// `$k`, no duplicate keys); on anything else, valid or not, it gives up and the original decodes
+// the document, so odd inputs get exactly the original's answer (or error). Where it accepts, it must give what the original gives: scalars are converted with
 // the very functions encoding/json uses (strconv, base64.StdEncoding, hex), strings are unquoted
 // by its rules, and documents and arrays are built through the same types calls.
 // tools/ferretdb/sjson_fast_test.go compares the two on FerretDB's vectors and random documents.

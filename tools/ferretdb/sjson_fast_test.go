@@ -421,7 +421,7 @@ func randomFloat(rng *rand.Rand) float64 {
 		return special[rng.Intn(len(special))]
 	}
 
-	return math.Float64frombits(rng.Uint64()&^(0x7ff<<52)|uint64(rng.Intn(0x7ff))<<52) // finite
+	return math.Float64frombits(rng.Uint64()&^(0x7ff<<52) | uint64(rng.Intn(0x7ff))<<52) // finite
 }
 
 // randomKey is mostly a plain field name, sometimes one that needs escaping or is not UTF-8.
