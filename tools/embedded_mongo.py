@@ -39,7 +39,7 @@ BINARY = ROOT / ".build" / "ferretdb-embedded"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 PUSHDOWN_PATCH = "sqlite_pushdown.go"
 SERIALIZED_WRITES_PATCH = "serialized_writes.go"
-EXACT_BACKEND_PATCH = "sqlite_exact.go"
+EXACT_BACKEND_PATCHES = ("sqlite_exact.go", "sqlite_exact_classes.go", "sqlite_exact_plan.go")
 EXACT_HANDLER_PATCH = "handler_exact.go"
 FAST_SJSON_PATCH = "sjson_fast.go"
 START_TIMEOUT_SECONDS = 30.0
@@ -165,7 +165,8 @@ def _patch_exact_pushdown(internal: Path) -> None:
         1,
     )
     sqlite_backend = backends / "sqlite"
-    _add_patch_file(EXACT_BACKEND_PATCH, sqlite_backend)
+    for name in EXACT_BACKEND_PATCHES:
+        _add_patch_file(name, sqlite_backend)
     collection_go = sqlite_backend / "collection.go"
     select_start = "\tq := prepareSelectClause(meta.TableName, params.Comment, meta.Capped(), params.OnlyRecordIDs)\n"
     exact_first = "\tif res, ok := c.queryExact(ctx, db, meta, params); ok {\n\t\treturn res, nil\n\t}\n\n"
