@@ -9,11 +9,13 @@ uvicorn on `HOST`:`PORT` with `WORKERS` processes.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -177,13 +179,38 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         heartbeat.start()
         yield
     finally:
-        await scheduler.shutdown()
-        await runner.shutdown()
-        await heartbeat.stop()  # last: the replica shows its slots emptying while it drains
+        await stop_within("the periodic scheduler", scheduler.shutdown(), SHUTDOWN_STEP_SECONDS)
+        await stop_within("the job runner", runner.shutdown(), settings.shutdown_grace_seconds + SHUTDOWN_STEP_SECONDS)
+        # Last: the replica shows its slots emptying while it drains.
+        await stop_within("the replica heartbeat", heartbeat.stop(), SHUTDOWN_STEP_SECONDS)
         indexes.cancel()
-        await asyncio.gather(indexes, return_exceptions=True)
-        await fabric_api.aclose()
-        await database.close()
+        await stop_within("the index creation", asyncio.gather(indexes, return_exceptions=True), SHUTDOWN_STEP_SECONDS)
+        await stop_within("the Fabric API client", fabric_api.aclose(), SHUTDOWN_STEP_SECONDS)
+        await stop_within("the database client", database.close(), SHUTDOWN_STEP_SECONDS)
+
+
+# A shutdown step that takes longer than this (beyond the runner's grace period) is left behind: a
+# stop that never ends would keep the process from exiting, and its port and data from the next one.
+SHUTDOWN_STEP_SECONDS = 10.0
+
+
+async def stop_within(what: str, stopping: Awaitable[Any], seconds: float) -> None:
+    """Await one step of the shutdown for at most `seconds`, then go on without it, saying so.
+
+    Not `asyncio.wait_for`: it waits for the step to take its cancellation, and a step stuck on
+    something that swallows it (a driver call turning a cancel into an error it retries) would hold
+    the shutdown forever all the same."""
+    step = asyncio.ensure_future(stopping)
+    done, _ = await asyncio.wait({step}, timeout=seconds)
+    if step in done:
+        step.result()  # its error, if any, is the shutdown's as before
+        return
+    where = io.StringIO()
+    step.print_stack(file=where)
+    step.cancel()
+    log.error(
+        "shutdown: %s did not stop within %.0f s; going on without it", what, seconds, extra={"stack": where.getvalue()}
+    )
 
 
 def serve() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -744,3 +745,47 @@ async def test_seeded_random_filters_answer_as_upstream(diff: Diff) -> None:
     assert sum(n == 0 for n in counts) > 16 and sum(0 < n < len(CLEAN) for n in counts) > 64, counts
     await fill(diff, [document for _, documents in POISONS for document in documents])
     await diff.all_same("with every poison", random_reads(rng, 80))
+
+
+def text_search_jobs() -> list[dict[str, Any]]:
+    """Jobs whose errors are hard for any shortcut a text search could take through the stored JSON
+    text: ASCII case, the two ASCII letters that fold with non-ASCII ones (U+212A KELVIN SIGN, U+017F
+    LONG S), escaped punctuation, characters JSON escapes, and a stored regex equal to the query's
+    (which matches whatever its text). Sorted pages of a text search walk SQL's order, narrowed by
+    the other conditions, and are filtered in Go (`sqlite_exact.go`)."""
+    rng = random.Random(SEED + 7)
+    values = [
+        "/media/CLIP-7.mov",
+        "/media/Clip 7 (final).mov",
+        "/media/\u212aelvin \u017fcene.mov",  # matches "kelvin", "scene" case-insensitively in Go
+        "/media/a<b>&c.mov",
+        'quote " and back \\ slash',
+        "caf\u00e9 cr\u00e8me",
+        Regex(re.escape("clip-7"), "i"),
+    ]
+    documents = []
+    for value in values:
+        document = job(rng, DAY + timedelta(milliseconds=rng.randrange(86_400_000)))
+        document["error"] = value
+        documents.append(document)
+    return documents
+
+
+TEXTS = ["clip-7", "CLIP 7", "kelvin", "scene", "\u212aelvin", "a<b", "(final)", "caf\u00e9", 'quote "', "zzz-none"]
+
+
+async def test_text_searches_answer_as_upstream(diff: Diff) -> None:
+    await fill(diff, CLEAN)
+    await fill(diff, text_search_jobs())
+    reads: list[tuple[str, Op]] = []
+    for text in TEXTS:
+        query = job_filter_query(JobFilter(text=text))
+        reads += [
+            (f"count text {text!r}", count(query)),
+            (f"find text {text!r}", find(query, NEWEST_FIRST, 5, 0, None, 0)),
+            (f"repo + text {text!r}", find({"repo_guid": "repo-a", **query}, NEWEST_FIRST, 3, 0, None, 0)),
+            (f"search pages {text!r}", search_pages(JobFilter(text=text), 2)),
+        ]
+    answers = await diff.all_same("text", reads)
+    # The searches find something where they should: a comparison of empty answers proves little.
+    assert sum(1 for answer in answers if answer not in (0, [], {"ids": []})) >= len(TEXTS)
