@@ -6,7 +6,10 @@ Stores `--jobs` jobs of one repository (exports and imports, mostly finished, ea
 a run and a small manifest, like real ones) plus a few of other repositories, creates the service's
 indexes, then times `shared.job_search.search_jobs` for the console's usual filters (a first page and
 a later one) and `shared.job_stats.compute_job_stats` (uncached), printing p50 and p99 in ms. The
-database is the embedded FerretDB (started here) unless `MONGODB_URL` is set.
+database is the embedded FerretDB (started here) unless `MONGODB_URL` is set; on the embedded one the
+same queries are timed in the same run on a second server started with `-no-pushdown` (FerretDB
+counting, sorting and limiting in Go, as upstream does), so the table shows before and after side by
+side (`--runs-without` runs each there: they take seconds).
 """
 
 from __future__ import annotations
@@ -122,24 +125,39 @@ async def measure(mongodb_url: str, count: int, runs: int) -> list[tuple[str, fl
         await database.close()
 
 
+def measure_embedded(folder: Path, pushdown: bool, count: int, runs: int) -> list[tuple[str, float, float]]:
+    name = "pushdown" if pushdown else "no-pushdown"
+    server = EmbeddedMongo(folder / name, pushdown=pushdown).start()
+    try:
+        return asyncio.run(measure(server.url, count, runs))
+    finally:
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs-without", type=int, default=3, help="runs on the -no-pushdown server")
     args = parser.parse_args(argv)
     external = os.environ.get("MONGODB_URL")
+    if external:
+        rows = asyncio.run(measure(external, args.jobs, args.runs))
+        print(f"{args.jobs} jobs of one repository on MONGODB_URL, {args.runs} runs each")
+        print(f"{'query':<32} {'p50 ms':>8} {'p99 ms':>8}")
+        for name, p50, p99 in rows:
+            print(f"{name:<32} {p50:>8.1f} {p99:>8.1f}")
+        return 0
     with tempfile.TemporaryDirectory(prefix="job-queries-bench-") as folder:
-        server = None if external else EmbeddedMongo(Path(folder) / "ferretdb").start()
-        try:
-            rows = asyncio.run(measure(external or server.url, args.jobs, args.runs))  # type: ignore[union-attr]
-        finally:
-            if server is not None:
-                server.stop()
-    label = "MONGODB_URL" if external else "the embedded FerretDB"
-    print(f"{args.jobs} jobs of one repository on {label}, {args.runs} runs each")
-    print(f"{'query':<32} {'p50 ms':>8} {'p99 ms':>8}")
-    for name, p50, p99 in rows:
-        print(f"{name:<32} {p50:>8.1f} {p99:>8.1f}")
+        without = measure_embedded(Path(folder), False, args.jobs, args.runs_without)
+        with_pushdown = measure_embedded(Path(folder), True, args.jobs, args.runs)
+    print(
+        f"{args.jobs} jobs of one repository on the embedded FerretDB; -no-pushdown {args.runs_without} runs"
+        f" each, with our pushdowns {args.runs} runs each (one run of this bench)"
+    )
+    print(f"{'query':<32} {'without p50':>12} {'p99':>9} {'with p50':>10} {'p99':>8}")
+    for (name, before50, before99), (_, after50, after99) in zip(without, with_pushdown, strict=True):
+        print(f"{name:<32} {before50:>12.1f} {before99:>9.1f} {after50:>10.1f} {after99:>8.1f}")
     return 0
 
 

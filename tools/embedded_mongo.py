@@ -278,8 +278,9 @@ class EmbeddedMongo:
     def __init__(
         self, data_dir: Path, port: int | None = None, log_path: Path | None = None, pushdown: bool = True
     ) -> None:
-        """`pushdown=False` answers every query as upstream FerretDB does, in Go (`-no-pushdown`): the
-        reference that tests of our SQLite pushdowns compare with."""
+        """`pushdown=False` (`-no-pushdown`) turns off our string narrowing and exact count and sort
+        pushdown, so filters, counts, sorts and limits are FerretDB's own, in Go (the `_id` lookup and
+        the one-pass decoding stay): the reference that tests of those pushdowns compare with."""
         self.data_dir = Path(data_dir)
         self.pushdown = pushdown
         self.port = port or free_port()

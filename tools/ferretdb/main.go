@@ -27,7 +27,7 @@ func main() {
 	dataDir := flag.String("data", "data", "folder that holds the SQLite files")
 	logLevel := flag.String("log-level", "error", "debug, info, warn or error")
 	exitWithStdin := flag.Bool("exit-with-stdin", false, "stop when stdin reaches end of file (the launcher's pipe)")
-	noPushdown := flag.Bool("no-pushdown", false, "answer every query in Go, without our SQLite pushdowns (for differential tests)")
+	noPushdown := flag.Bool("no-pushdown", false, "filter, count, sort and limit in Go as upstream does, without our SQLite pushdowns (for differential tests)")
 	flag.Parse()
 
 	// Our patches live in FerretDB's internal packages, which this program cannot import: they read

@@ -33,8 +33,8 @@ var (
 	pushdownValue = regexp.MustCompile(`^[A-Za-z0-9 _.:/@+=,-]*$`)
 )
 
-// pushdownDisabled is the server's -no-pushdown switch (main.go sets the variable): every query is
-// then answered as upstream FerretDB answers it, the reference the differential tests compare with.
+// pushdownDisabled is the server's -no-pushdown switch (main.go sets the variable): filters, counts,
+// sorts and limits are then FerretDB's own, the reference the differential tests compare with.
 var pushdownDisabled = sync.OnceValue(func() bool { return os.Getenv("AI_SPARK_FERRETDB_NO_PUSHDOWN") == "1" })
 
 // maxPushedKeys bounds the conditions pushed: their array-safe form below has 2^n alternatives.
