@@ -11,6 +11,7 @@ import math
 import re
 from decimal import Decimal
 from fractions import Fraction
+from collections.abc import Callable, Sequence
 from typing import Any
 
 HALF = Fraction(1, 2)
@@ -228,3 +229,32 @@ def _drop_frame_count(frame: int, rate: Fraction) -> int:
     tens, remainder = divmod(frame, per_ten_minutes)
     extra = dropped * ((remainder - dropped) // per_minute) if remainder >= dropped else 0
     return frame + 9 * dropped * tens + extra
+
+
+# Float arithmetic gives the exact half-up rounding whenever the scaled time is not within this of a
+# whole number: its error is a few units in the last place (under 1e-8 for a million frames), and
+# `exact_seconds` differs from the float by less than that. Closer calls take the exact path.
+_NEAR_WHOLE = 1e-6
+
+
+def frames_at(seconds: Sequence[float], rate: Fraction) -> list[int]:
+    """`seconds_to_frame` of every time, a column at a time (issue 14: ~5× cheaper per time)."""
+    return _scaled_half_up(seconds, rate.numerator / rate.denominator, lambda value: seconds_to_frame(value, rate))
+
+
+def milliseconds_at(seconds: Sequence[float]) -> list[int]:
+    """`seconds_to_milliseconds` of every time."""
+    return _scaled_half_up(seconds, 1000.0, seconds_to_milliseconds)
+
+
+def _scaled_half_up(seconds: Sequence[float], scale: float, exact: Callable[[float], int]) -> list[int]:
+    rounded = []
+    append = rounded.append
+    floor = math.floor
+    for value in seconds:
+        shifted = value * scale + 0.5
+        whole = floor(shifted)
+        if shifted - whole < _NEAR_WHOLE or whole + 1 - shifted < _NEAR_WHOLE:
+            whole = exact(value)
+        append(whole)
+    return rounded

@@ -1,0 +1,96 @@
+"""A data type's segments as every writer of it needs them, each derived column computed once.
+
+Issue 14: the ten formats of one data type all ask for the same things: the segments in start order
+(start, then id), their frames at the timeline's rate, their milliseconds, their record timecodes,
+their one-line text. Computed again by every writer, that cost more than the writing itself. The
+plan hands one `SegmentTable` per data type to every writer of it; a column is computed when a writer
+first asks for it and kept for the next one. A writer given a plain sequence (tests, the bench, the
+selects) builds a table of its own: what it writes is the same.
+
+Writers run one at a time, each in a worker thread; two threads asking for one missing column at once
+would both compute it and keep one of the two equal results, so no lock is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from fractions import Fraction
+from typing import Any, TypeVar, overload
+
+from features.create_export.timecode import frame_to_timecode, frames_at, milliseconds_at
+from features.create_export.timeline import Segment
+
+T = TypeVar("T")
+
+
+def writing_order(segment: Segment) -> tuple[float, str]:
+    """The order every segment format writes in: start, then id (a stable, reproducible tie-break)."""
+    return (segment.start, segment.id)
+
+
+class SegmentTable(Sequence[Segment]):
+    """Segments in writing order, with columns derived from them (one list item per segment)."""
+
+    __slots__ = ("segments", "_columns")
+
+    def __init__(self, segments: Sequence[Segment]) -> None:
+        self.segments: list[Segment] = sorted(segments, key=writing_order)
+        self._columns: dict[Hashable, Any] = {}
+
+    @classmethod
+    def of(cls, segments: Sequence[Segment]) -> SegmentTable:
+        """The table itself when given one, else a table of the segments."""
+        return segments if isinstance(segments, SegmentTable) else cls(segments)
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    @overload
+    def __getitem__(self, index: int) -> Segment: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Segment]: ...
+    def __getitem__(self, index: int | slice) -> Segment | list[Segment]:
+        return self.segments[index]
+
+    def __iter__(self) -> Iterator[Segment]:
+        return iter(self.segments)
+
+    def column(self, key: Hashable, compute: Callable[[list[Segment]], T]) -> T:
+        """`compute(segments)`, computed the first time `key` is asked for and kept."""
+        try:
+            return self._columns[key]
+        except KeyError:
+            value = self._columns[key] = compute(self.segments)
+            return value
+
+    def starts(self) -> list[float]:
+        return self.column("starts", lambda segments: [segment.start for segment in segments])
+
+    def ends(self) -> list[float]:
+        return self.column("ends", lambda segments: [segment.end for segment in segments])
+
+    def start_frames(self, rate: Fraction) -> list[int]:
+        """The nearest frame to each start, halves up (`timecode.seconds_to_frame`)."""
+        return self.column(("start_frames", rate), lambda _: frames_at(self.starts(), rate))
+
+    def end_frames(self, rate: Fraction) -> list[int]:
+        return self.column(("end_frames", rate), lambda _: frames_at(self.ends(), rate))
+
+    def start_milliseconds(self) -> list[int]:
+        return self.column("start_ms", lambda _: milliseconds_at(self.starts()))
+
+    def end_milliseconds(self) -> list[int]:
+        return self.column("end_ms", lambda _: milliseconds_at(self.ends()))
+
+    def start_timecodes(self, rate: Fraction, drop_frame: bool, offset: int) -> list[str]:
+        """`HH:MM:SS:FF` of `offset` + each start frame (`offset`: the record or source start)."""
+        key = ("start_timecodes", rate, drop_frame, offset)
+        return self.column(key, lambda _: timecodes_of(self.start_frames(rate), rate, drop_frame, offset))
+
+    def end_timecodes(self, rate: Fraction, drop_frame: bool, offset: int) -> list[str]:
+        key = ("end_timecodes", rate, drop_frame, offset)
+        return self.column(key, lambda _: timecodes_of(self.end_frames(rate), rate, drop_frame, offset))
+
+
+def timecodes_of(frames: list[int], rate: Fraction, drop_frame: bool, offset: int) -> list[str]:
+    return [frame_to_timecode(offset + frame, rate, drop_frame) for frame in frames]
