@@ -31,7 +31,7 @@ def writing_order(segment: Segment) -> tuple[float, str]:
 class SegmentTable(Sequence[Segment]):
     """Segments in writing order, with columns derived from them (one list item per segment)."""
 
-    __slots__ = ("segments", "_columns")
+    __slots__ = ("_columns", "segments")
 
     def __init__(self, segments: Sequence[Segment]) -> None:
         self.segments: list[Segment] = sorted(segments, key=writing_order)

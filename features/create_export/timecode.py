@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from fractions import Fraction
-from collections.abc import Callable, Sequence
 from typing import Any
 
 HALF = Fraction(1, 2)
