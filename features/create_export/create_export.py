@@ -32,6 +32,7 @@ from features.create_export.plan import ExportRejected, make_plan
 from features.create_export.timecode import TimecodeError, parse_frame_rate
 from features.create_export.work_order import CreateExportRequest, timeline_problem
 from features.create_export.writing import json_text, manifest_document, write_package
+from shared import heap
 from shared.job_runner import RunnerDep
 from shared.jobs import Job, JobStatus, Submitted, submit_job
 from shared.leases import JobRun
@@ -215,9 +216,11 @@ async def process(run: JobRun, services: Services) -> None:
         await run.progress(2, "reading the catalog")
 
         async def documents_read(count: int) -> None:
+            heap.settle()  # each batch's events are kept for the whole export
             await run.progress(2, f"reading the catalog: {count:,} documents")
 
         plan = await make_plan(order, services, documents_read)
+        heap.settle()
         errors = await write_package(run, build, plan, services.settings.media_concurrency)
         manifest = manifest_document(run.job, build, plan)
         if errors:
@@ -243,6 +246,7 @@ async def process(run: JobRun, services: Services) -> None:
         await asyncio.gather(moving, return_exceptions=True)
         if not published:
             await asyncio.to_thread(package.discard, build)
+        heap.release()
 
 
 def _summary(errors: list[dict[str, Any]]) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from features.create_export.media.source import MediaContext, Timing, decide_timing, load_media
+from features.create_export.segment_table import SegmentTable
 from features.create_export.timecode import TimecodeError, rational_label, timecode_to_frame
 from features.create_export.timeline import Segment, Timeline
 from features.create_export.work_order import DATA_TYPES, CreateExportRequest, DataTypeOutput
@@ -34,7 +35,7 @@ class ExportPlan:
     rate: Fraction
     drop_frame: bool
     start_frame: int
-    segments: dict[str, list[Segment]]
+    segments: dict[str, SegmentTable]
     counts: dict[str, int]
     timing: Timing
     media: MediaContext | None = None
@@ -64,7 +65,9 @@ async def make_plan(
     read = await read_catalog(
         services.database.catalog, order.repo_guid, order.inputs.full_path, order.inputs.event_ids, on_read
     )
-    by_type = await asyncio.to_thread(group_by_data_type, read.events)  # 100,000 events: off the loop
+    # 100,000 events grouped and put in writing order: off the loop.
+    grouped = await asyncio.to_thread(group_by_data_type, read.events)
+    tables = await asyncio.to_thread(segment_tables, grouped, order.outputs)
     if not read.events and (order.outputs.requested_types() or order.outputs.selects.enabled):
         scope = f"repo_guid {order.repo_guid!r}, full_path {order.inputs.full_path!r}"
         ids = f", {len(order.inputs.event_ids)} event_ids" if order.inputs.event_ids else ""
@@ -82,18 +85,28 @@ async def make_plan(
         rate=timing.rate,
         drop_frame=timing.drop_frame,
         start_frame=start_frame,
-        segments={name: merged(segments, order.outputs, name) for name, segments in by_type.items()},
-        counts={name: len(segments) for name, segments in by_type.items()},
+        segments=tables,
+        counts={name: len(segments) for name, segments in grouped.items()},
         timing=timing,
         media=media,
         warnings=[*media_warnings, *timing.warnings, *describe_warnings(read.warnings)],
     )
 
 
+def segment_tables(grouped: dict[str, list[Segment]], outputs: Any) -> dict[str, SegmentTable]:
+    """One table per data type, shared by every writer of it (merged when `isSingleSegment`)."""
+    return {name: SegmentTable(merged(segments, outputs, name)) for name, segments in grouped.items()}
+
+
 def group_by_data_type(events: Sequence[CatalogEvent]) -> dict[str, list[Segment]]:
     groups: dict[str, list[Segment]] = {name: [] for name in DATA_TYPES}
+    # A catalog has a handful of event types: each is named once, not once per event.
+    group_of: dict[str, list[Segment]] = {}
     for event in events:
-        groups[data_type_of(event.event_type)].append(event)
+        group = group_of.get(event.event_type)
+        if group is None:
+            group = group_of[event.event_type] = groups[data_type_of(event.event_type)]
+        group.append(event)
     return groups
 
 

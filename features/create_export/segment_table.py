@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from fractions import Fraction
 from typing import Any, TypeVar, overload
 
-from features.create_export.timecode import frame_to_timecode, frames_at, milliseconds_at
+from features.create_export.timecode import frames_at, milliseconds_at, timecodes_at
 from features.create_export.timeline import Segment
 
 T = TypeVar("T")
@@ -85,12 +85,8 @@ class SegmentTable(Sequence[Segment]):
     def start_timecodes(self, rate: Fraction, drop_frame: bool, offset: int) -> list[str]:
         """`HH:MM:SS:FF` of `offset` + each start frame (`offset`: the record or source start)."""
         key = ("start_timecodes", rate, drop_frame, offset)
-        return self.column(key, lambda _: timecodes_of(self.start_frames(rate), rate, drop_frame, offset))
+        return self.column(key, lambda _: timecodes_at(self.start_frames(rate), rate, drop_frame, offset))
 
     def end_timecodes(self, rate: Fraction, drop_frame: bool, offset: int) -> list[str]:
         key = ("end_timecodes", rate, drop_frame, offset)
-        return self.column(key, lambda _: timecodes_of(self.end_frames(rate), rate, drop_frame, offset))
-
-
-def timecodes_of(frames: list[int], rate: Fraction, drop_frame: bool, offset: int) -> list[str]:
-    return [frame_to_timecode(offset + frame, rate, drop_frame) for frame in frames]
+        return self.column(key, lambda _: timecodes_at(self.end_frames(rate), rate, drop_frame, offset))

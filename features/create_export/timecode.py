@@ -258,3 +258,42 @@ def _scaled_half_up(seconds: Sequence[float], scale: float, exact: Callable[[flo
             whole = exact(value)
         append(whole)
     return rounded
+
+
+def timecodes_at(frames: Sequence[int], rate: Fraction, drop_frame: bool, offset: int = 0) -> list[str]:
+    """`frame_to_timecode(offset + frame)` of every frame (issue 14: a column at a time, each
+    `HH:MM:SS` label made once per second of the timeline instead of once per frame)."""
+    base = timecode_base(rate)
+    frame_labels = [f"{';' if drop_frame else ':'}{frames_in:02d}" for frames_in in range(base)]
+    second_labels: dict[int, str] = {}
+    to_count = _drop_frame_counter(rate) if drop_frame else None
+    labels = []
+    append = labels.append
+    for frame in frames:
+        frame += offset
+        if frame < 0:
+            raise TimecodeError(f"frame {frame} is before 00:00:00:00")
+        second, frames_in = divmod(to_count(frame) if to_count else frame, base)
+        head = second_labels.get(second)
+        if head is None:
+            hours, rest = divmod(second, 3600)
+            head = second_labels[second] = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        append(head + frame_labels[frames_in])
+    return labels
+
+
+def _drop_frame_counter(rate: Fraction) -> Callable[[int], int]:
+    """`_drop_frame_count` at one rate, its constants worked out once."""
+    dropped = DROPPED_PER_MINUTE.get(rate)
+    if dropped is None:
+        raise TimecodeError(f"drop frame does not exist at {SUPPORTED_RATES.get(rate, rate)} fps")
+    base = timecode_base(rate)
+    per_ten_minutes = 600 * base - 9 * dropped
+    per_minute = 60 * base - dropped
+
+    def count(frame: int) -> int:
+        tens, remainder = divmod(frame, per_ten_minutes)
+        extra = dropped * ((remainder - dropped) // per_minute) if remainder >= dropped else 0
+        return frame + 9 * dropped * tens + extra
+
+    return count

@@ -18,6 +18,7 @@ from features.create_export.timecode import rational_label
 from features.create_export.timeline import SelectRange, WrittenFile
 from features.create_export.work_order import DATA_TYPES, CreateExportRequest
 from features.create_export.writers import SEGMENT_WRITERS, SELECTS_WRITERS
+from shared import heap
 from shared.jobs import Job, utc_now
 from shared.leases import JobRun
 
@@ -65,6 +66,8 @@ async def write_package(
             log.warning("artifact failed", extra={"spark_id": run.job_id, "artifact": step.relative}, exc_info=error)
             errors.append({"artifact": step.relative, "code": "write_failed", "message": _error_text(error)})
             continue
+        finally:
+            heap.settle()  # a step's layouts and text columns stay in the shared tables
         note_skipped(plan, step, written)
     if plan.media is not None and plan.order.media.needs_media:
         errors += await write_package_media(run, build, plan, media_concurrency)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from features.create_export.segment_table import SegmentTable
 from features.create_export.timeline import Segment, Timeline, WrittenFile
 
 HEADER = ("id", "sdnaEventType", "eventValue", "start", "end", "confidenceScore", "source")
@@ -25,23 +26,24 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """Write one row per segment under the header and return the file written."""
-    ordered = sorted(segments, key=lambda segment: (segment.start, segment.id))
+    table = SegmentTable.of(segments)
     with path.open("w", encoding="utf-8-sig", newline="") as stream:
         writer = csv.writer(stream, lineterminator="\r\n")
         writer.writerow(HEADER)
-        writer.writerows(_row(segment) for segment in ordered)
-    return [WrittenFile(path=path, items=len(ordered))]
+        writer.writerows(_row(segment) for segment in table)
+    return [WrittenFile(path=path, items=len(table))]
 
 
 def _row(segment: Segment) -> tuple[str, ...]:
+    confidence, source = segment.confidence, segment.source
     return (
         guard_formula(segment.id),
         guard_formula(segment.event_type),
         guard_formula(segment.value),
         plain_number(segment.start),
         plain_number(segment.end),
-        "" if segment.confidence is None else plain_number(segment.confidence),
-        "" if segment.source is None else guard_formula(segment.source),
+        "" if confidence is None else plain_number(confidence),
+        "" if source is None else guard_formula(source),
     )
 
 
@@ -52,7 +54,7 @@ def guard_formula(text: str) -> str:
 
 def plain_number(value: float) -> str:
     """The shortest decimal that reads back as the same float, without an exponent."""
-    shortest = repr(float(value))
+    shortest = repr(value if type(value) is float else float(value))
     if "e" in shortest or "n" in shortest:  # 1e-05, inf, nan: Decimal spells them out
         return format(Decimal(shortest), "f")
     return shortest

@@ -16,27 +16,33 @@ always RFC 8259 JSON.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from features.create_export.timecode import frame_to_timecode, rational_label, seconds_to_frame
+from features.create_export.segment_table import SegmentTable
+from features.create_export.timecode import rational_label
 from features.create_export.timeline import Segment, Timeline, WrittenFile
+
+CHUNK = 2000
 
 
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """Write the segments as one JSON document and return the file written."""
-    ordered = sorted(segments, key=lambda segment: (segment.start, segment.id))
+    table = SegmentTable.of(segments)
+    items = _items(table, timeline)
     with path.open("wb") as stream:
         stream.write(_header(timeline))
-        for index, segment in enumerate(ordered):
-            stream.write(b"\n" if index == 0 else b",\n")
-            # default=str: `positions` comes from the catalog as is and may hold ObjectIds or dates.
-            stream.write(orjson.dumps(_segment(segment, timeline), default=str))
-        stream.write(b"\n]}\n" if ordered else b"]}\n")
-    return [WrittenFile(path=path, items=len(ordered))]
+        # Written a chunk at a time: one write per segment cost more than encoding it, and one join
+        # of all of them would hold the GIL for the event loop's whole answer budget.
+        for first in range(0, len(table), CHUNK):
+            chunk = b",\n".join(orjson.dumps(item, default=str) for item in islice(items, CHUNK))
+            stream.write((b"\n" if first == 0 else b",\n") + chunk)
+        stream.write(b"\n]}\n" if len(table) else b"]}\n")
+    return [WrittenFile(path=path, items=len(table))]
 
 
 def _header(timeline: Timeline) -> bytes:
@@ -53,9 +59,21 @@ def _header(timeline: Timeline) -> bytes:
     return head[:-1] + b',"segments":['
 
 
-def _segment(segment: Segment, timeline: Timeline) -> dict[str, Any]:
-    start_frame = seconds_to_frame(segment.start, timeline.rate)
-    end_frame = seconds_to_frame(segment.end, timeline.rate)
+def _items(table: SegmentTable, timeline: Timeline) -> Iterator[dict[str, Any]]:
+    """Each segment as its JSON object; frames and timecodes come from the table's shared columns."""
+    rate, drop_frame = timeline.rate, timeline.drop_frame
+    columns = zip(
+        table.segments,
+        table.start_frames(rate),
+        table.end_frames(rate),
+        table.start_timecodes(rate, drop_frame, timeline.start_frame),
+        table.end_timecodes(rate, drop_frame, timeline.start_frame),
+        strict=True,
+    )
+    return (_item(segment, *frames_and_timecodes) for segment, *frames_and_timecodes in columns)
+
+
+def _item(segment: Segment, start_frame: int, end_frame: int, start_timecode: str, end_timecode: str) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": segment.id,
         "sdnaEventType": segment.event_type,
@@ -64,13 +82,14 @@ def _segment(segment: Segment, timeline: Timeline) -> dict[str, Any]:
         "end": segment.end,
         "startFrame": start_frame,
         "endFrame": end_frame,
-        "startTimecode": _record_timecode(start_frame, timeline),
-        "endTimecode": _record_timecode(end_frame, timeline),
+        "startTimecode": start_timecode,
+        "endTimecode": end_timecode,
     }
-    optional = {"confidenceScore": segment.confidence, "source": segment.source, "positions": segment.positions}
-    item.update((key, value) for key, value in optional.items() if value is not None)
+    # Optional fields only when the catalog had them (in this order).
+    if segment.confidence is not None:
+        item["confidenceScore"] = segment.confidence
+    if segment.source is not None:
+        item["source"] = segment.source
+    if segment.positions is not None:
+        item["positions"] = segment.positions
     return item
-
-
-def _record_timecode(frame: int, timeline: Timeline) -> str:
-    return frame_to_timecode(timeline.start_frame + frame, timeline.rate, timeline.drop_frame)
