@@ -28,7 +28,7 @@ from pymongo.errors import PyMongoError
 from features.create_export import package
 from features.create_export.media.paths import path_problem
 from features.create_export.media.source import MediaUnavailable
-from features.create_export.plan import ExportRejected, make_plan
+from features.create_export.plan import ExportPlan, ExportRejected, make_plan
 from features.create_export.timecode import TimecodeError, parse_frame_rate
 from features.create_export.work_order import CreateExportRequest, timeline_problem
 from features.create_export.writing import json_text, manifest_document, write_package
@@ -210,6 +210,7 @@ async def process(run: JobRun, services: Services) -> None:
         package.prepare, services.settings.export_base_path, run.job_id, run.token, first_run
     )
     published = False
+    plan: ExportPlan | None = None
     # A long step (the catalog read, a big file, the zip) must not leave `progress` still (issue 14).
     moving = asyncio.create_task(run.keep_moving())
     try:
@@ -246,6 +247,7 @@ async def process(run: JobRun, services: Services) -> None:
         await asyncio.gather(moving, return_exceptions=True)
         if not published:
             await asyncio.to_thread(package.discard, build)
+        del plan  # its tables are freed now, before the collector is given the frozen heap back
         heap.release()
 
 
