@@ -54,6 +54,7 @@ from bench.processes import ROOT, BenchProcess, cpu_seconds, memory_kb
 from features.create_export import package
 from features.create_export.media.source import decide_timing
 from features.create_export.plan import ExportPlan
+from features.create_export.segment_table import SegmentTable
 from features.create_export.timecode import timecode_to_frame
 from features.create_export.timeline import Segment
 from features.create_export.work_order import CreateExportRequest
@@ -165,7 +166,8 @@ def plan_for(asset: dict[str, list[Segment]], formats: list[str]) -> ExportPlan:
         rate=timing.rate,
         drop_frame=timing.drop_frame,
         start_frame=timecode_to_frame("01:00:00:00", timing.rate, drop_frame=timing.drop_frame),
-        segments=asset,
+        # One table per data type, shared by its writers, as the service's plan makes them.
+        segments={name: SegmentTable(segments) for name, segments in asset.items()},
         counts={name: len(segments) for name, segments in asset.items()},
         timing=timing,
     )
