@@ -18,15 +18,19 @@ Choices:
   Markers window (Avid's own limit is not documented; unverified).
 - UTF-8, LF line ends, no header line, segments ordered by start. Empty comments are kept: the marker
   still marks the moment.
+
+Issue 14 (CPU): timecodes, comments and durations are columns of the data type's `SegmentTable`
+(computed once, shared with the other writers), and lines are written a few thousand at a time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
+from features.create_export.segment_table import SegmentTable
 from features.create_export.text import single_line, truncate
-from features.create_export.timecode import frame_to_timecode, seconds_to_frame
 from features.create_export.timeline import Segment, Timeline, WrittenFile
 
 USER = "AI Spark"
@@ -34,25 +38,52 @@ TRACK = "V1"
 COMMENT_LIMIT = 240
 COLOURS = {"transcript": "blue", "events": "green", "comments": "yellow", "markers": "red", "selects": "cyan"}
 OTHER_COLOUR = "magenta"
+# Lines joined per write: one write per line cost more than the lines; one join of all of them would
+# hold the GIL past what the service's /status allows.
+LINES_PER_WRITE = 4096
+# SegmentTable column keys (the table is shared by every writer of a data type).
+COMMENTS = "avid_comments"
+DURATIONS = "avid_durations"
 
 
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """Write one marker line per segment and return the file written."""
-    colour = COLOURS.get(timeline.data_type, OTHER_COLOUR)
-    ordered = sorted(segments, key=lambda segment: (segment.start, segment.id))
+    table = SegmentTable.of(segments)
+    timecodes = table.start_timecodes(timeline.rate, timeline.drop_frame, _list_start(timeline))
+    comments = table.column(COMMENTS, _comments)
+    durations = table.column((DURATIONS, timeline.rate), lambda _: _durations(table, timeline.rate))
+    between = f"\t{TRACK}\t{COLOURS.get(timeline.data_type, OTHER_COLOUR)}\t"
     with path.open("w", encoding="utf-8", newline="\n") as stream:
-        for segment in ordered:
-            stream.write(_line(segment, timeline, colour))
-    return [WrittenFile(path=path, items=len(ordered))]
+        for first in range(0, len(table), LINES_PER_WRITE):
+            chunk = slice(first, first + LINES_PER_WRITE)
+            lines = zip(timecodes[chunk], comments[chunk], durations[chunk], strict=True)
+            stream.write(
+                "".join(
+                    [f"{USER}\t{timecode}{between}{comment}\t{duration}\n" for timecode, comment, duration in lines]
+                )
+            )
+    return [WrittenFile(path=path, items=len(table))]
 
 
-def _line(segment: Segment, timeline: Timeline, colour: str) -> str:
-    start_frame = seconds_to_frame(segment.start, timeline.rate)
-    end_frame = seconds_to_frame(segment.end, timeline.rate)
-    timecode = frame_to_timecode(_list_start(timeline) + start_frame, timeline.rate, timeline.drop_frame)
-    comment = truncate(single_line(segment.value), COMMENT_LIMIT)
-    duration = max(1, end_frame - start_frame)
-    return f"{USER}\t{timecode}\t{TRACK}\t{colour}\t{comment}\t{duration}\n"
+def _comments(segments: list[Segment]) -> list[str]:
+    return [_comment(segment.value) for segment in segments]
+
+
+def _comment(text: str) -> str:
+    """One line (tabs and line breaks would break the row), cut to COMMENT_LIMIT."""
+    # single_line leaves printable text with single inner spaces as it is (a space Python does not
+    # count as printable is never one str.strip removes either): skip its regexes then.
+    if not (text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "):
+        text = single_line(text)
+    return truncate(text, COMMENT_LIMIT)
+
+
+def _durations(table: SegmentTable, rate: Fraction) -> list[int]:
+    """End frame - start frame, at least 1."""
+    return [
+        end - start if end > start else 1
+        for start, end in zip(table.start_frames(rate), table.end_frames(rate), strict=True)
+    ]
 
 
 def _list_start(timeline: Timeline) -> int:

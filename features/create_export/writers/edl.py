@@ -33,16 +33,20 @@ timeline's start, each as long as its source. A range shorter than one frame is 
 
 CMX 3600 numbers events 001-999. Past 999 the events go on in `<stem>_part2.edl`, `<stem>_part3.edl`,
 ..., each a complete EDL numbered from 001 (record times keep running, so the parts line up).
+
+Issue 14 (CPU): the markers come from the data type's `SegmentTable` (frames, record and source
+timecodes, one-frame durations and names are columns computed once and shared with other writers),
+and each part is built as a list of events and written in one piece.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path, PureWindowsPath
-from types import TracebackType
-from typing import TextIO
 
+from features.create_export.segment_table import SegmentTable
 from features.create_export.text import ascii_only, single_line
 from features.create_export.timecode import frame_to_timecode, seconds_to_frame
 from features.create_export.timeline import Segment, SelectRange, Timeline, WrittenFile
@@ -56,87 +60,140 @@ SELECTS_REEL = "AX"
 RESOLVE_COLOURS = {"transcript": "Blue", "events": "Green", "comments": "Yellow", "markers": "Red", "selects": "Cyan"}
 OTHER_COLOUR = "Pink"
 NAME_SEPARATOR = " / "
+# An event line up to its first timecode, by number in its part: number, reel, channel V, edit C,
+# blank transition (FORMAT-FACTS §2.2). Built once: a part repeats the same 999.
+_NUMBERS = tuple(f"{number:03d}" for number in range(1, EVENTS_PER_FILE + 1))
+_MARKER_EVENT_STARTS = tuple(f"{number}  {MARKER_REEL:<8} {'V':<6}{'C':<4} {'':>3} " for number in _NUMBERS)
+_SELECT_EVENT_STARTS = tuple(f"{number}  {SELECTS_REEL:<8} {'V':<6}{'C':<4} {'':>3} " for number in _NUMBERS)
+# SegmentTable column keys (the table is shared by every writer of a data type).
+MARKER_NAMES = "edl_marker_names"
+MARKER_DURATIONS = "edl_one_segment_marker_frames"
 
 
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """Write a Resolve marker EDL (more files past 999 markers) and return the files written."""
+    table = SegmentTable.of(segments)
     colour = RESOLVE_COLOURS.get(timeline.data_type, OTHER_COLOUR)
-    ordered = sorted(segments, key=lambda segment: (segment.start, segment.id))
-    with _EdlParts(path, timeline, merges=True) as parts:
-        for marker in _markers(ordered, timeline):
-            number = parts.next_event(segments=marker.items)
-            parts.write(_marker_event(number, marker, colour, timeline))
-    return parts.files
+    markers = _Markers.of(table, timeline.rate)
+    sides = _MarkerTimecodes.of(table, timeline)
+    header = _header(timeline)
+    files = []
+    for first in range(0, max(len(markers.firsts), 1), EVENTS_PER_FILE):
+        part = slice(first, first + EVENTS_PER_FILE)
+        events = _marker_events(markers, part, sides, colour)
+        files.append(_write_part(_part_path(path, len(files) + 1), header, events, sum(markers.counts[part])))
+    return files
 
 
 def write_selects(path: Path, ranges: Sequence[SelectRange], timeline: Timeline) -> list[WrittenFile]:
     """Write the ranges as a cut list, back to back from the timeline's start; return the files written."""
     clip_name = _edl_text(PureWindowsPath(timeline.full_path).name, NAME_LIMIT)
     record = timeline.start_frame
-    with _EdlParts(path, timeline) as parts:
-        for select in ranges:
-            source_in = timeline.source_offset + seconds_to_frame(select.start, timeline.rate)
-            # Zero-length events are dropped by importers (FORMAT-FACTS §9.5).
-            source_out = max(timeline.source_offset + seconds_to_frame(select.end, timeline.rate), source_in + 1)
-            frames = (source_in, source_out, record, record + source_out - source_in)
-            label = _edl_text(select.label, COMMENT_LIMIT)
-            number = parts.next_event()
-            parts.write(_select_event(number, frames, clip_name, label, timeline))
-            record = frames[3]
-    return parts.files
+    events = []
+    for index, select in enumerate(ranges):
+        source_in = timeline.source_offset + seconds_to_frame(select.start, timeline.rate)
+        # Zero-length events are dropped by importers (FORMAT-FACTS §9.5).
+        source_out = max(timeline.source_offset + seconds_to_frame(select.end, timeline.rate), source_in + 1)
+        frames = (source_in, source_out, record, record + source_out - source_in)
+        label = _edl_text(select.label, COMMENT_LIMIT)
+        events.append(_select_event(index % EVENTS_PER_FILE, frames, clip_name, label, timeline))
+        record = frames[3]
+    header = _header(timeline)
+    files = []
+    for first in range(0, max(len(events), 1), EVENTS_PER_FILE):
+        files.append(_write_part(_part_path(path, len(files) + 1), header, events[first : first + EVENTS_PER_FILE]))
+    return files
 
 
-@dataclass
-class _Marker:
-    frame: int
-    duration: int
-    names: list[str] = field(default_factory=list)
-    items: int = 1
+@dataclass(slots=True)
+class _Markers:
+    """One marker per start frame, in frame order, as columns: the index of its first segment in the
+    table, its duration in frames, its name and how many segments it stands for."""
 
-    def absorb(self, name: str, duration: int) -> None:
-        """Fold another segment on the same frame into this marker."""
-        self.items += 1
-        self.duration = max(self.duration, duration)
+    firsts: list[int]
+    durations: list[int]
+    names: list[str]
+    counts: list[int]
+
+    @classmethod
+    def of(cls, table: SegmentTable, rate: Fraction) -> _Markers:
+        starts = table.start_frames(rate)
+        durations = table.column((MARKER_DURATIONS, rate), lambda _: _durations(table, rate))
+        names = table.column(MARKER_NAMES, _marker_names)
+        firsts = [index for index in range(len(starts)) if index == 0 or starts[index] != starts[index - 1]]
+        lasts = [first - 1 for first in firsts[1:]] + [len(starts) - 1] if firsts else []
+        counts = [last - first + 1 for first, last in zip(firsts, lasts, strict=True)]
+        markers = cls(firsts, [durations[first] for first in firsts], [names[first] for first in firsts], counts)
+        for marker, (first, count) in enumerate(zip(firsts, counts, strict=True)):
+            if count > 1:  # segments on one frame: the few that are are merged the slow way
+                markers.durations[marker] = max(durations[first : first + count])
+                markers.names[marker] = _merged_name(names[first : first + count])
+        return markers
+
+
+def _durations(table: SegmentTable, rate: Fraction) -> list[int]:
+    """End frame - start frame, at least 1 (what a marker of one segment is long)."""
+    return [
+        end - start if end > start else 1
+        for start, end in zip(table.start_frames(rate), table.end_frames(rate), strict=True)
+    ]
+
+
+def _merged_name(names: list[str]) -> str:
+    """The distinct names of segments on one frame, joined, cut to the limit."""
+    kept = [names[0]]
+    for name in names[1:]:
         # Past the limit the name is cut anyway; stop growing it (thousands may share a frame).
-        if name and name not in self.names and len(NAME_SEPARATOR.join(self.names)) < NAME_LIMIT:
-            self.names.append(name)
-
-    def name(self) -> str:
-        return _cut(NAME_SEPARATOR.join(self.names), NAME_LIMIT)
+        if name and name not in kept and len(NAME_SEPARATOR.join(kept)) < NAME_LIMIT:
+            kept.append(name)
+    return _cut(NAME_SEPARATOR.join(kept), NAME_LIMIT)
 
 
-def _markers(ordered: Iterable[Segment], timeline: Timeline) -> Iterator[_Marker]:
-    """One marker per start frame, in frame order."""
-    current: _Marker | None = None
-    for segment in ordered:
-        start = seconds_to_frame(segment.start, timeline.rate)
-        duration = max(1, seconds_to_frame(segment.end, timeline.rate) - start)
-        name = _marker_name(segment)
-        if current is not None and current.frame == start:
-            current.absorb(name, duration)
-            continue
-        if current is not None:
-            yield current
-        current = _Marker(frame=start, duration=duration, names=[name])
-    if current is not None:
-        yield current
+def _marker_names(segments: list[Segment]) -> list[str]:
+    return [_edl_text(s.value, NAME_LIMIT) or _edl_text(s.event_type, NAME_LIMIT) or "marker" for s in segments]
 
 
-def _marker_name(segment: Segment) -> str:
-    return _edl_text(segment.value, NAME_LIMIT) or _edl_text(segment.event_type, NAME_LIMIT) or "marker"
+@dataclass(slots=True)
+class _MarkerTimecodes:
+    """Per segment, the timecodes of a one-frame cut on its start frame: source in/out, record in/out."""
+
+    source_in: list[str]
+    source_out: list[str]
+    record_in: list[str]
+    record_out: list[str]
+
+    @classmethod
+    def of(cls, table: SegmentTable, timeline: Timeline) -> _MarkerTimecodes:
+        rate, drop_frame = timeline.rate, timeline.drop_frame
+        record_in = table.start_timecodes(rate, drop_frame, timeline.start_frame)
+        record_out = table.start_timecodes(rate, drop_frame, timeline.start_frame + 1)
+        if timeline.source_start_frame is None:
+            # Without probed media the source side is the record side, as Resolve's own marker export writes it.
+            return cls(record_in, record_out, record_in, record_out)
+        source_in = table.start_timecodes(rate, drop_frame, timeline.source_start_frame)
+        source_out = table.start_timecodes(rate, drop_frame, timeline.source_start_frame + 1)
+        return cls(source_in, source_out, record_in, record_out)
 
 
-def _marker_event(number: int, marker: _Marker, colour: str, timeline: Timeline) -> str:
-    record = timeline.start_frame + marker.frame
-    # Without probed media the source side is the record side, as Resolve's own marker export writes it.
-    source = record if timeline.source_start_frame is None else timeline.source_start_frame + marker.frame
-    line = _event_line(number, MARKER_REEL, (source, source + 1, record, record + 1), timeline)
+def _marker_events(markers: _Markers, part: slice, sides: _MarkerTimecodes, colour: str) -> list[str]:
+    """The events of one part (numbered from 001), each ending in a blank line."""
+    # zip is not strict: the part's numbers are the first len(part) of 999.
     # Resolve ends event lines with two spaces; its importer is the reader this file is for.
-    return f"{line}  \n |C:ResolveColor{colour} |M:{marker.name()} |D:{marker.duration}\n\n"
+    return [
+        f"{_MARKER_EVENT_STARTS[number]}{sides.source_in[first]} {sides.source_out[first]} "
+        f"{sides.record_in[first]} {sides.record_out[first]}  \n |C:ResolveColor{colour} |M:{name} |D:{duration}\n\n"
+        for number, first, name, duration in zip(
+            range(EVENTS_PER_FILE), markers.firsts[part], markers.names[part], markers.durations[part], strict=False
+        )
+    ]
 
 
 def _select_event(number: int, frames: tuple[int, int, int, int], clip: str, label: str, timeline: Timeline) -> str:
-    lines = [_event_line(number, SELECTS_REEL, frames, timeline)]
+    """`number`: the event's place in its part, from 0."""
+    source_in, source_out, record_in, record_out = (
+        frame_to_timecode(frame, timeline.rate, timeline.drop_frame) for frame in frames
+    )
+    lines = [f"{_SELECT_EVENT_STARTS[number]}{source_in} {source_out} {record_in} {record_out}"]
     if clip:  # a work order by event ids alone may not name the asset's path
         lines.append(f"* FROM CLIP NAME: {clip}")
     if label:
@@ -144,17 +201,18 @@ def _select_event(number: int, frames: tuple[int, int, int, int], clip: str, lab
     return "\n".join(lines) + "\n\n"
 
 
-def _event_line(number: int, reel: str, frames: tuple[int, int, int, int], timeline: Timeline) -> str:
-    """A CMX 3600 cut in fixed columns: number, reel, channel V, edit C, blank transition, 4 timecodes."""
-    source_in, source_out, record_in, record_out = (
-        frame_to_timecode(frame, timeline.rate, timeline.drop_frame) for frame in frames
-    )
-    return f"{number:03d}  {reel:<8} {'V':<6}{'C':<4} {'':>3} {source_in} {source_out} {record_in} {record_out}"
-
-
 def _edl_text(text: str, limit: int) -> str:
     """One line of printable ASCII without `|` (Resolve's field separator), at most `limit` characters."""
-    return _cut(single_line(ascii_only(text)).replace("|", "/"), limit)
+    if not _is_one_plain_ascii_line(text):
+        text = single_line(ascii_only(text))
+    return _cut(text.replace("|", "/"), limit)
+
+
+def _is_one_plain_ascii_line(text: str) -> bool:
+    """True when `single_line(ascii_only(text))` is `text` itself (most catalog values), so the
+    normalisation and the regexes can be skipped: printable ASCII has no decomposition, line break
+    or control, and single spaces inside are kept."""
+    return text.isascii() and text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
 
 
 def _cut(text: str, limit: int) -> str:
@@ -162,57 +220,18 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-class _EdlParts:
-    """The EDL file(s) of one export: a new complete EDL every 999 events, `<stem>_partN.edl`."""
+def _part_path(path: Path, number: int) -> Path:
+    """The first part is `path`, then `<stem>_part2.edl`, `<stem>_part3.edl` ..."""
+    return path if number == 1 else path.with_name(f"{path.stem}_part{number}.edl")
 
-    def __init__(self, path: Path, timeline: Timeline, merges: bool = False) -> None:
-        self._path = path
-        self._merges = merges  # events stand for several segments: count those too
-        self._header = _header(timeline)
-        self._stream: TextIO | None = None
-        self._events = 0
-        self._segments: int | None = None
-        self.files: list[WrittenFile] = []
 
-    def __enter__(self) -> _EdlParts:
-        self._open_next()
-        return self
+def _write_part(path: Path, header: str, events: list[str], segments: int | None = None) -> WrittenFile:
+    """One complete EDL of at most 999 events, written in one piece.
 
-    def next_event(self, segments: int = 1) -> int:
-        """The number of the next event in its file, starting the next part when this one is full.
-
-        `segments`: how many segments the event stands for, when the format merges them (markers)."""
-        if self._events == EVENTS_PER_FILE:
-            self._close()
-            self._open_next()
-        self._events += 1
-        if self._segments is not None:
-            self._segments += segments
-        return self._events
-
-    def write(self, text: str) -> None:
-        if self._stream is None:
-            raise RuntimeError("the EDL is closed")
-        self._stream.write(text)
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self._close()
-
-    def _open_next(self) -> None:
-        number = len(self.files) + 1
-        path = self._path if number == 1 else self._path.with_name(f"{self._path.stem}_part{number}.edl")
-        self._stream = path.open("w", encoding="ascii", newline="\n")
-        self._stream.write(self._header)
-        self._events = 0
-        self._segments = 0 if self._merges else None
-        self.files.append(WrittenFile(path=path, items=0))
-
-    def _close(self) -> None:
-        if self._stream is None:
-            return
-        self._stream.close()
-        self._stream = None
-        self.files[-1] = WrittenFile(path=self.files[-1].path, items=self._events, segments=self._segments)
+    `segments`: how many segments the events stand for, when the format merges them (markers)."""
+    with path.open("w", encoding="ascii", newline="\n") as stream:
+        stream.write(header + "".join(events))
+    return WrittenFile(path=path, items=len(events), segments=segments)
 
 
 def _header(timeline: Timeline) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import xlsxwriter
 from openpyxl.utils.escape import unescape
 
 from features.create_export.timeline import Segment, WrittenFile
@@ -82,3 +83,65 @@ def test_xlsx_of_nothing_is_a_header(tmp_path: Path) -> None:
     path = tmp_path / "out.xlsx"
     assert xlsx_writer.write_segments(path, [], timeline()) == [WrittenFile(path=path, items=0)]
     assert read_xlsx_rows(path) == [CSV_HEADER]
+
+
+def xlsxwriter_cell_by_cell(path: Path, segments: list[Segment], data_type: str) -> None:
+    """The workbook as XlsxWriter writes it through its public per-cell API: what the writer's own
+    row XML must equal (it writes the rows itself, issue 14)."""
+    ordered = sorted(segments, key=lambda segment: (segment.start, segment.id))
+    workbook = xlsxwriter.Workbook(str(path), xlsx_writer.WORKBOOK_OPTIONS)
+    sheet = workbook.add_worksheet(data_type)
+    time_format = workbook.add_format({"num_format": xlsx_writer.TIME_FORMAT})
+    xlsx_writer._write_header(sheet, workbook.add_format({"bold": True}), len(ordered))
+    for row, segment in enumerate(ordered, start=1):
+        sheet.write_string(row, 0, xlsx_writer.cell_text(segment.id))
+        sheet.write_string(row, 1, xlsx_writer.cell_text(segment.event_type))
+        sheet.write_string(row, 2, xlsx_writer.cell_text(segment.value))
+        sheet.write_number(row, 3, segment.start / xlsx_writer.SECONDS_PER_DAY, time_format)
+        sheet.write_number(row, 4, segment.end / xlsx_writer.SECONDS_PER_DAY, time_format)
+        if segment.confidence is not None:
+            sheet.write_number(row, 5, segment.confidence)
+        if segment.source is not None:
+            sheet.write_string(row, 6, xlsx_writer.cell_text(segment.source))
+    workbook.close()
+
+
+EDGE_TEXTS = [
+    " leading",
+    "trailing ",
+    "\tboth\n",
+    "ends in a line break\n",
+    "\u3000ideographic space",
+    "_x0041_ escaped",
+    "_X00a1_",
+    "ctl\x00\x07\x1b\x7f",
+    "<r>rich?</r>",
+    "<r>",
+    'a & b < c > d "q"',
+    "\ufffe\uffff",
+    "\r\n\r",
+    "lone \ud800 surrogate",
+    "🎬" * 20_000,
+    "a" * 40_000,
+    "é" * 16_400 + "🎬" * 10,
+    "",
+    "   ",
+]
+
+
+@pytest.mark.parametrize("name", [*SETS, "edges"])
+def test_xlsx_rows_are_what_xlsxwriter_writes_cell_by_cell(tmp_path: Path, name: str) -> None:
+    if name == "edges":
+        texts = EDGE_TEXTS
+        segments = [
+            Segment(id=text, event_type=text, value=text, start=i / 3, end=i, confidence=i / 7 or None, source=text)
+            for i, text in enumerate(texts)
+        ]
+    else:
+        segments = SETS[name]()
+    xlsx_writer.write_segments(tmp_path / "fast.xlsx", segments, timeline())
+    xlsxwriter_cell_by_cell(tmp_path / "cells.xlsx", segments, timeline().data_type)
+    with zipfile.ZipFile(tmp_path / "fast.xlsx") as fast, zipfile.ZipFile(tmp_path / "cells.xlsx") as cells:
+        assert fast.namelist() == cells.namelist()
+        for part in ("xl/worksheets/sheet1.xml", "xl/styles.xml", "xl/workbook.xml", "[Content_Types].xml"):
+            assert fast.read(part) == cells.read(part), part
