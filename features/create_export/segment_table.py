@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from fractions import Fraction
+from operator import attrgetter
 from typing import Any, TypeVar, overload
 
 from features.create_export.timecode import frames_at, milliseconds_at, timecodes_at
@@ -23,9 +24,9 @@ from features.create_export.timeline import Segment
 T = TypeVar("T")
 
 
-def writing_order(segment: Segment) -> tuple[float, str]:
-    """The order every segment format writes in: start, then id (a stable, reproducible tie-break)."""
-    return (segment.start, segment.id)
+# The order every segment format writes in: start, then id (a stable, reproducible tie-break).
+# An attrgetter, not a lambda: the key of 100,000 segments is made in C.
+writing_order: Callable[[Segment], tuple[float, str]] = attrgetter("start", "id")
 
 
 class SegmentTable(Sequence[Segment]):
