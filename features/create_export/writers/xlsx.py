@@ -127,8 +127,8 @@ def _inline_string(text: str) -> str:
     # Printable text has no control character or non-character, and without "_x" no escape to escape.
     if "_x" in text or not text.isprintable():
         text = _escape_control_characters(text)
-    if text.startswith("<r>") and text.endswith("</r>"):
-        return f"<is>{text}</is>"  # XlsxWriter takes such a string for rich-text XML and writes it raw
+    # XlsxWriter's constant-memory `_write_cell` writes a string of the form `<r>...</r>` raw, taking
+    # it for rich-text XML: a catalog value `<r>a & b</r>` made the sheet invalid XML. Escaped here.
     if "&" in text or "<" in text or ">" in text:
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     # XlsxWriter's test is re `^\s` or `\s$`: `$` also matches before a final "\n", itself a space.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import zipfile
+from xml.etree import ElementTree
 from pathlib import Path
 
 import openpyxl
@@ -115,7 +116,6 @@ EDGE_TEXTS = [
     "_x0041_ escaped",
     "_X00a1_",
     "ctl\x00\x07\x1b\x7f",
-    "<r>rich?</r>",
     "<r>",
     'a & b < c > d "q"',
     "\ufffe\uffff",
@@ -145,3 +145,15 @@ def test_xlsx_rows_are_what_xlsxwriter_writes_cell_by_cell(tmp_path: Path, name:
         assert fast.namelist() == cells.namelist()
         for part in ("xl/worksheets/sheet1.xml", "xl/styles.xml", "xl/workbook.xml", "[Content_Types].xml"):
             assert fast.read(part) == cells.read(part), part
+
+
+def test_a_value_that_looks_like_rich_text_xml_is_written_as_text(tmp_path: Path) -> None:
+    """XlsxWriter would write `<r>...</r>` raw (its constant-memory rich-text path): `a & b` inside
+    made the sheet invalid XML. Ours escapes it like any other text."""
+    values = ["<r>a & b</r>", "<r><t>bold?</t></r>"]
+    segments = [Segment(id=f"r-{i}", event_type="comment", value=v, start=i, end=i + 1) for i, v in enumerate(values)]
+    xlsx_writer.write_segments(tmp_path / "rich.xlsx", segments, timeline())
+    with zipfile.ZipFile(tmp_path / "rich.xlsx") as archive:
+        ElementTree.fromstring(archive.read("xl/worksheets/sheet1.xml"))  # well-formed
+    rows = read_xlsx_rows(tmp_path / "rich.xlsx")
+    assert [row[2] for row in rows[1:]] == values
