@@ -124,10 +124,11 @@ def _markers(table: SegmentTable, layout: MarkerLayout, timeline: Timeline) -> I
     """One `<marker>` line per placed segment; the note only where it says more than the name."""
     offset = timeline.source_offset
     starts = _fcpxml_times([offset + start for start in layout.starts], timeline.rate)
-    # FCP writes one-frame markers, never zero-length ones.
-    durations = _fcpxml_times(
-        [max(1, end - start) for start, end in zip(layout.starts, layout.ends, strict=True)], timeline.rate
-    )
+    # FCP writes one-frame markers, never zero-length ones. Few lengths recur: each is spelled once.
+    lengths = [max(1, end - start) for start, end in zip(layout.starts, layout.ends, strict=True)]
+    distinct = list(set(lengths))
+    spelled = dict(zip(distinct, _fcpxml_times(distinct, timeline.rate), strict=True))
+    durations = [spelled[length] for length in lengths]
     names = attributes_from_xml_texts(layout.placed(xml_marker_names(table)))
     notes = attributes_from_xml_texts(layout.placed(xml_marker_notes(table)))
     for start, duration, name, note in zip(starts, durations, names, notes, strict=True):
@@ -138,8 +139,9 @@ def _markers(table: SegmentTable, layout: MarkerLayout, timeline: Timeline) -> I
 def _fcpxml_times(frames: list[int], rate: Fraction) -> list[str]:
     """`fcpxml_time` of each frame count, spelled as it spells them, with the rate's terms read once."""
     numerator, denominator = rate.numerator, rate.denominator
+    over_rate = f"/{numerator}s"
     scaled = [frame * denominator for frame in frames]
-    return [f"{time // numerator}s" if time % numerator == 0 else f"{time}/{numerator}s" for time in scaled]
+    return [f"{time}{over_rate}" if time % numerator else f"{time // numerator}s" for time in scaled]
 
 
 def _write_head(out: IO[str], timeline: Timeline, asset_frames: int, sequence_frames: int) -> None:

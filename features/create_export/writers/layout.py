@@ -30,7 +30,7 @@ import math
 import posixpath
 import re
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import compress, islice
@@ -48,12 +48,6 @@ T = TypeVar("T")
 # Long enough for any sensible marker name, short enough for an NLE's marker list; the note keeps all.
 NAME_LIMIT = 255
 _LINE_ENDS = re.compile("\r\n?")
-# Every character display_name would remove or replace, and the one run it would collapse (two
-# spaces): text without any of them (and with nothing to strip or cut) is its own display name.
-_NOT_A_NAME_AS_IS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029\ud800-\udfff\ufffe\uffff]|  ")
-_TEXT_SPECIALS = re.compile("[&<>]")
-# Attribute values: newlines and tabs as character references so attribute normalisation keeps them.
-_ATTRIBUTE_SPECIALS = re.compile('["\n\r\t]')
 # Markers joined into one write: few writes, and no one join long enough to hold the GIL for long.
 CHUNK = 2000
 
@@ -149,17 +143,19 @@ def _placing_order(table: SegmentTable, rate: Fraction) -> list[int]:
     return rows
 
 
-def _runs_of_equal(values: list[int]) -> list[tuple[int, int]]:
+def _runs_of_equal(values: list[int]) -> Iterator[tuple[int, int]]:
     """`(first, last)` (last exclusive) of every run of two or more equal neighbours."""
     # The positions equal to the one before, found without a Python step per value.
     repeats = compress(range(1, len(values)), map(eq, values, islice(values, 1, None)))
-    runs: list[list[int]] = []
+    first = last = 0
     for position in repeats:
-        if runs and runs[-1][1] == position:
-            runs[-1][1] = position + 1
-        else:
-            runs.append([position - 1, position + 1])
-    return [(first, last) for first, last in runs]
+        if position != last:
+            if last:
+                yield first, last
+            first = position - 1
+        last = position + 1
+    if last:
+        yield first, last
 
 
 def _frames_to_cover(table: SegmentTable, starts: list[int], rate: Fraction) -> int:
@@ -234,8 +230,13 @@ def xml_marker_notes(table: SegmentTable) -> list[str]:
 
 
 def _name_as_is(text: str) -> str:
-    """The text when it is its own display name (nearly always: no regex needed), else ""."""
-    if len(text) <= NAME_LIMIT and text == text.strip() and _NOT_A_NAME_AS_IS.search(text) is None:
+    """The text when it is its own display name (nearly always), else "", without a regex.
+
+    Every character display_name removes or replaces (controls, line and paragraph separators,
+    surrogates, non-characters) is unprintable, and the one printable change it makes is to a run of
+    spaces; so printable text with no double space and nothing to strip or cut is left as it is.
+    """
+    if len(text) <= NAME_LIMIT and text.isprintable() and "  " not in text and text == text.strip():
         return text
     return ""
 
@@ -256,15 +257,14 @@ def asset_name(timeline: Timeline) -> str:
 
 def xml_text(text: str) -> str:
     """Element content: `& < >` escaped (`>` too, so `]]>` cannot appear)."""
-    if _TEXT_SPECIALS.search(text) is None:
+    if "&" not in text and "<" not in text and ">" not in text:
         return text
     return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
 
 
 def xml_texts(texts: Iterable[str]) -> list[str]:
     """`xml_text` of each text; text with nothing to escape is kept without a call."""
-    search = _TEXT_SPECIALS.search
-    return [text if search(text) is None else xml_text(text) for text in texts]
+    return [text if "&" not in text and "<" not in text and ">" not in text else xml_text(text) for text in texts]
 
 
 def xml_attribute(text: str) -> str:
@@ -274,15 +274,13 @@ def xml_attribute(text: str) -> str:
 
 def attribute_from_xml_text(escaped: str) -> str:
     """Element content (`xml_text`) made an attribute value, without the quotes around it."""
-    if _ATTRIBUTE_SPECIALS.search(escaped) is None:
-        return escaped
+    # Line breaks and tabs as character references, so attribute-value normalisation keeps them.
     return escaped.replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
 
 
 def attributes_from_xml_texts(texts: Iterable[str]) -> list[str]:
-    """`attribute_from_xml_text` of each text; text with nothing to change is kept without a call."""
-    search = _ATTRIBUTE_SPECIALS.search
-    return [text if search(text) is None else attribute_from_xml_text(text) for text in texts]
+    """`attribute_from_xml_text` of each text; text with nothing to change (most) is kept without a call."""
+    return [text if text.isprintable() and '"' not in text else attribute_from_xml_text(text) for text in texts]
 
 
 def write_in_chunks(out: IO[str], pieces: Iterable[str]) -> None:

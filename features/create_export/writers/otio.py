@@ -161,10 +161,13 @@ def _markers(table: SegmentTable, layout: MarkerLayout, timeline: Timeline) -> I
     """
     segments = layout.placed(table.segments)
     ids = [encode_basestring(segment.id) for segment in segments]
-    event_types = [encode_basestring(segment.event_type) for segment in segments]
+    # A data type has a handful of event types: each is spelled once.
+    spelled = {event_type: encode_basestring(event_type) for event_type in {s.event_type for s in segments}}
+    event_types = [spelled[segment.event_type] for segment in segments]
     confidences = [_confidence_json(segment.confidence) for segment in segments]
-    names = list(map(encode_basestring, layout.placed(marker_names(table))))
-    notes = list(map(encode_basestring, layout.placed(marker_notes(table))))
+    # Comprehensions, not map(): a C loop over every segment would hold the GIL for tens of ms.
+    names = [encode_basestring(name) for name in layout.placed(marker_names(table))]
+    notes = [encode_basestring(note) for note in layout.placed(marker_notes(table))]
     offset = timeline.source_offset
     starts = _frame_values([offset + start for start in layout.starts])
     durations = _frame_values([end - start for start, end in zip(layout.starts, layout.ends, strict=True)])
