@@ -18,32 +18,36 @@ Choices:
 - Markers last `max(1 frame, end − start)`: FCP writes one-frame markers, never zero-length ones.
   FCPXML markers have no colour (no version's DTD declares one), so the data type is not shown.
 - `value` is the one-line name; `note` carries the full text (line breaks as `&#10;`) only when it
-  differs. Text is streamed with its escaping, never through a DOM, so 100,000 markers stay cheap.
+  differs. Text is streamed with its escaping, never through a DOM, so 100,000 markers stay cheap:
+  the markers are written from the columns of the shared layout (writers/layout.py), a chunk at a time.
 - Where markers or selects reach past known media, see writers/layout.py.
 - The asset declares video only: whether the media has audio is not known here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
+from features.create_export.segment_table import SegmentTable
 from features.create_export.timecode import fcpxml_time
 from features.create_export.timeline import Segment, SelectRange, Timeline, WrittenFile
 from features.create_export.writers.layout import (
+    MarkerLayout,
     asset_name,
+    attributes_from_xml_texts,
     check_timeline,
     clip_name,
     layout_markers,
     layout_selects,
-    marker_frames,
-    marker_name,
-    marker_note,
     open_text,
     timeline_name,
+    write_in_chunks,
     xml_attribute,
+    xml_marker_names,
+    xml_marker_notes,
 )
 
 VERSION = "1.10"
@@ -67,7 +71,8 @@ _SIZE_CODES = {(1920, 1080): "1080p", (1280, 720): "720p"}
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """One asset-clip of the media with a marker per segment."""
     check_timeline(timeline)
-    layout = layout_markers(segments, timeline)
+    table = SegmentTable.of(segments)
+    layout = layout_markers(table, timeline)
     rate = timeline.rate
     clip = _attributes(
         ref=ASSET_ID,
@@ -80,18 +85,10 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
     with open_text(path) as out:
         _write_head(out, timeline, asset_frames=layout.clip_frames, sequence_frames=layout.clip_frames)
         out.write(f"            <asset-clip {clip}>\n")
-        for marker in layout.markers:
-            name = marker_name(marker.segment)
-            attributes = _attributes(
-                start=fcpxml_time(timeline.source_offset + marker.start, rate),
-                duration=fcpxml_time(marker_frames(marker), rate),
-                value=name,
-                note=marker_note(marker.segment, name) or None,
-            )
-            out.write(f"              <marker {attributes}/>\n")
+        write_in_chunks(out, _markers(table, layout, timeline))
         out.write("            </asset-clip>\n")
         _write_tail(out)
-    return [WrittenFile(path=path, items=len(layout.markers), skipped=layout.skipped)]
+    return [WrittenFile(path=path, items=len(layout.rows), skipped=layout.skipped)]
 
 
 def write_selects(path: Path, ranges: Sequence[SelectRange], timeline: Timeline) -> list[WrittenFile]:
@@ -121,6 +118,30 @@ def format_name(rate: Fraction, width: int, height: int) -> str | None:
     if rate_code is None:
         return None
     return f"FFVideoFormat{_SIZE_CODES.get((width, height), f'{width}x{height}p')}{rate_code}"
+
+
+def _markers(table: SegmentTable, layout: MarkerLayout, timeline: Timeline) -> Iterator[str]:
+    """One `<marker>` line per placed segment; the note only where it says more than the name."""
+    offset = timeline.source_offset
+    starts = _fcpxml_times([offset + start for start in layout.starts], timeline.rate)
+    # FCP writes one-frame markers, never zero-length ones. Few lengths recur: each is spelled once.
+    lengths = [max(1, end - start) for start, end in zip(layout.starts, layout.ends, strict=True)]
+    distinct = list(set(lengths))
+    spelled = dict(zip(distinct, _fcpxml_times(distinct, timeline.rate), strict=True))
+    durations = [spelled[length] for length in lengths]
+    names = attributes_from_xml_texts(layout.placed(xml_marker_names(table)))
+    notes = attributes_from_xml_texts(layout.placed(xml_marker_notes(table)))
+    for start, duration, name, note in zip(starts, durations, names, notes, strict=True):
+        note_attribute = f' note="{note}"' if note else ""
+        yield f'              <marker start="{start}" duration="{duration}" value="{name}"{note_attribute}/>\n'
+
+
+def _fcpxml_times(frames: list[int], rate: Fraction) -> list[str]:
+    """`fcpxml_time` of each frame count, spelled as it spells them, with the rate's terms read once."""
+    numerator, denominator = rate.numerator, rate.denominator
+    over_rate = f"/{numerator}s"
+    scaled = [frame * denominator for frame in frames]
+    return [f"{time}{over_rate}" if time % numerator else f"{time // numerator}s" for time in scaled]
 
 
 def _write_head(out: IO[str], timeline: Timeline, asset_frames: int, sequence_frames: int) -> None:

@@ -9,8 +9,10 @@ Layout, exactly as opentimelineio 0.18 serialises it (Timeline.1 > Stack.1 > Tra
 Choices:
 - The JSON is streamed here rather than built with the opentimelineio objects: building 100,000
   markers with the library took about 25 s (mostly converting each marker's metadata dict); writing
-  them directly takes a few seconds and a bounded amount of memory. The tests read every file back
-  with opentimelineio and require its own re-serialisation to be identical to what was written.
+  them directly takes a fraction of a second and a bounded amount of memory. The tests read every
+  file back with opentimelineio and require its own re-serialisation to be identical to what was
+  written. Markers are spelled from the columns of the shared layout (writers/layout.py) with the
+  JSON encoder's own string and number spellings, not a `json.dumps` per marker (issue 14).
 - Times are `RationalTime(frame, float(rate))`, which is how OTIO spells 24000/1001; the value is
   the exact frame, so `to_frames()` gives it back. `global_start_time` is timeline.start_frame.
 - Source times (the clip's `source_range`, the media's `available_range`, markers, which live in
@@ -27,45 +29,48 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import IO, Any
 
+from features.create_export.segment_table import SegmentTable
 from features.create_export.timeline import Segment, SelectRange, Timeline, WrittenFile
 from features.create_export.writers.layout import (
-    PlacedMarker,
+    MarkerLayout,
     PlacedSelect,
     asset_name,
     check_timeline,
     clip_name,
     layout_markers,
     layout_selects,
-    marker_name,
-    marker_note,
+    marker_names,
+    marker_notes,
     open_text,
     timeline_name,
+    write_in_chunks,
 )
 
 METADATA_KEY = "ai_spark"
 MARKER_COLORS = {"transcript": "BLUE", "events": "GREEN", "comments": "YELLOW", "markers": "RED"}
 DEFAULT_MARKER_COLOR = "RED"
 TRACK_NAME = "V1"
+EXACT_FLOAT_LIMIT = 2**53
 
 
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """A timeline whose one clip is the whole media, with a marker per segment."""
     check_timeline(timeline)
-    layout = layout_markers(segments, timeline)
+    table = SegmentTable.of(segments)
+    layout = layout_markers(table, timeline)
     rate = float(timeline.rate)
-    color = MARKER_COLORS.get(timeline.data_type, DEFAULT_MARKER_COLOR)
     with open_text(path) as out:
         _write_head(out, timeline)
         out.write(_clip_head(asset_name(timeline), timeline.source_offset, layout.clip_frames, {}, rate))
-        for index, marker in enumerate(layout.markers):
-            out.write(("\n," if index else "\n") + _dumps(_marker(marker, color, rate, timeline.source_offset)))
+        write_in_chunks(out, _markers(table, layout, timeline))
         out.write("\n" + _clip_tail(timeline, layout.clip_frames))
         _write_tail(out)
-    return [WrittenFile(path=path, items=len(layout.markers), skipped=layout.skipped)]
+    return [WrittenFile(path=path, items=len(layout.rows), skipped=layout.skipped)]
 
 
 def write_selects(path: Path, ranges: Sequence[SelectRange], timeline: Timeline) -> list[WrittenFile]:
@@ -148,23 +153,45 @@ def _clip_tail(timeline: Timeline, asset_frames: int) -> str:
     )
 
 
-def _marker(marker: PlacedMarker, color: str, rate: float, offset: int) -> dict[str, Any]:
-    segment = marker.segment
-    name = marker_name(segment)
-    return {
-        "OTIO_SCHEMA": "Marker.2",
-        "metadata": {
-            METADATA_KEY: {
-                "id": segment.id,
-                "sdnaEventType": segment.event_type,
-                "confidenceScore": _finite_or_none(segment.confidence),
-            }
-        },
-        "name": name,
-        "color": color,
-        "marked_range": time_range(offset + marker.start, marker.end - marker.start, rate),
-        "comment": marker_note(segment, name),
-    }
+def _markers(table: SegmentTable, layout: MarkerLayout, timeline: Timeline) -> Iterator[str]:
+    """Each placed segment as `_dumps` writes its Marker.2, after "\\n" (the first) or "\\n,".
+
+    Spelled from columns rather than dumped dict by dict (issue 14): `encode_basestring` is how
+    `json.dumps` spells a string (ensure_ascii off), and a float's repr how it spells a float.
+    """
+    segments = layout.placed(table.segments)
+    ids = [encode_basestring(segment.id) for segment in segments]
+    # A data type has a handful of event types: each is spelled once.
+    spelled = {event_type: encode_basestring(event_type) for event_type in {s.event_type for s in segments}}
+    event_types = [spelled[segment.event_type] for segment in segments]
+    confidences = [_confidence_json(segment.confidence) for segment in segments]
+    # Comprehensions, not map(): a C loop over every segment would hold the GIL for tens of ms.
+    names = [encode_basestring(name) for name in layout.placed(marker_names(table))]
+    notes = [encode_basestring(note) for note in layout.placed(marker_notes(table))]
+    offset = timeline.source_offset
+    starts = _frame_values([offset + start for start in layout.starts])
+    durations = _frame_values([end - start for start, end in zip(layout.starts, layout.ends, strict=True)])
+    separators = ["\n,"] * len(segments)
+    if separators:
+        separators[0] = "\n"
+    color = _dumps(MARKER_COLORS.get(timeline.data_type, DEFAULT_MARKER_COLOR))
+    rational_time = f'{{"OTIO_SCHEMA":"RationalTime.1","rate":{float(timeline.rate)!r},"value":'
+    columns = zip(separators, ids, event_types, confidences, names, notes, durations, starts, strict=True)
+    for separator, id_, event_type, confidence, name, note, duration, start in columns:
+        yield (
+            f'{separator}{{"OTIO_SCHEMA":"Marker.2","metadata":{{"{METADATA_KEY}":{{"id":{id_}'
+            f',"sdnaEventType":{event_type},"confidenceScore":{confidence}}}}}'
+            f',"name":{name},"color":{color},"marked_range":{{"OTIO_SCHEMA":"TimeRange.1"'
+            f',"duration":{rational_time}{duration}}},"start_time":{rational_time}{start}}}}},"comment":{note}}}'
+        )
+
+
+def _frame_values(frames: list[int]) -> list[str]:
+    """Each frame count as the JSON of `float(frame)`, what `rational_time` holds."""
+    # Below 2**53 a whole number is an exact float, whose repr is its digits and ".0".
+    if min(frames, default=0) > -EXACT_FLOAT_LIMIT and max(frames, default=0) < EXACT_FLOAT_LIMIT:
+        return [f"{frame}.0" for frame in frames]
+    return [repr(float(frame)) for frame in frames]
 
 
 def _select_clip(clip: PlacedSelect, timeline: Timeline, asset_frames: int) -> str:
@@ -172,6 +199,15 @@ def _select_clip(clip: PlacedSelect, timeline: Timeline, asset_frames: int) -> s
     start = timeline.source_offset + clip.source_start
     head = _clip_head(clip_name(clip.select), start, clip.frames, metadata, float(timeline.rate))
     return head + _clip_tail(timeline, asset_frames)
+
+
+def _confidence_json(value: float | None) -> str:
+    """`_dumps(_finite_or_none(value))`, with None and a finite float spelled directly."""
+    if value is None:
+        return "null"
+    if type(value) is float and math.isfinite(value):
+        return repr(value)
+    return _dumps(_finite_or_none(value))
 
 
 def _finite_or_none(value: float | None) -> float | None:

@@ -17,6 +17,7 @@ Choices:
   exports), so they show on the timeline ruler. `in` is the start frame; `out` the end frame, or -1
   (Premiere's point marker) for a segment shorter than a frame. xmeml markers have no colour.
 - `<name>` is the one-line name, `<comment>` the full text with line breaks when it differs.
+  Markers are written from the columns of the shared layout (writers/layout.py), a chunk at a time.
 - The file is named by `pathurl` = the media URL; its `<timecode>` is the media's own start
   timecode (00:00:00:00 without probed media). Clip `in`/`out` count from the file's first frame.
 - Where markers or selects reach past known media, see writers/layout.py.
@@ -24,24 +25,27 @@ Choices:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from features.create_export.segment_table import SegmentTable
 from features.create_export.timecode import frame_to_timecode, is_ntsc, timecode_base
 from features.create_export.timeline import Segment, SelectRange, Timeline, WrittenFile
 from features.create_export.writers.layout import (
+    MarkerLayout,
     asset_name,
     check_timeline,
     clip_name,
     layout_markers,
     layout_selects,
-    marker_name,
-    marker_note,
     open_text,
     timeline_name,
+    write_in_chunks,
     xml_attribute,
+    xml_marker_names,
+    xml_marker_notes,
     xml_text,
 )
 
@@ -64,25 +68,31 @@ class _ClipSpan:
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """A sequence holding the whole media as one clip, with a sequence marker per segment."""
     check_timeline(timeline)
-    layout = layout_markers(segments, timeline)
+    table = SegmentTable.of(segments)
+    layout = layout_markers(table, timeline)
     whole = _ClipSpan(index=1, name=asset_name(timeline), source_start=0, record_start=0, frames=layout.clip_frames)
     with open_text(path) as out:
         _write_head(out, timeline, layout.clip_frames)
         out.write(_clipitem(timeline, whole, layout.clip_frames, full_file=True))
         _write_media_tail(out, timeline)
-        for marker in layout.markers:
-            name = marker_name(marker.segment)
-            end = marker.end if marker.end > marker.start else POINT_MARKER
-            out.write(
-                "    <marker>\n"
-                f"      <comment>{xml_text(marker_note(marker.segment, name))}</comment>\n"
-                f"      <name>{xml_text(name)}</name>\n"
-                f"      <in>{marker.start}</in>\n"
-                f"      <out>{end}</out>\n"
-                "    </marker>\n"
-            )
+        write_in_chunks(out, _markers(table, layout))
         out.write("  </sequence>\n</xmeml>\n")
-    return [WrittenFile(path=path, items=len(layout.markers), skipped=layout.skipped)]
+    return [WrittenFile(path=path, items=len(layout.rows), skipped=layout.skipped)]
+
+
+def _markers(table: SegmentTable, layout: MarkerLayout) -> Iterator[str]:
+    """One sequence `<marker>` per placed segment; shorter than a frame, a point marker."""
+    names = layout.placed(xml_marker_names(table))
+    notes = layout.placed(xml_marker_notes(table))
+    for name, note, start, end in zip(names, notes, layout.starts, layout.ends, strict=True):
+        yield (
+            "    <marker>\n"
+            f"      <comment>{note}</comment>\n"
+            f"      <name>{name}</name>\n"
+            f"      <in>{start}</in>\n"
+            f"      <out>{end if end > start else POINT_MARKER}</out>\n"
+            "    </marker>\n"
+        )
 
 
 def write_selects(path: Path, ranges: Sequence[SelectRange], timeline: Timeline) -> list[WrittenFile]:
