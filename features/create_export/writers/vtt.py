@@ -11,23 +11,24 @@ turned into `->`, empty cues skipped), plus what WebVTT itself requires (FORMAT-
   when it would start like a `NOTE`, `STYLE` or `REGION` block.
 UTF-8 without BOM, LF line ends, no header text, no `Kind:`/`Language:` lines (an old draft).
 
-Issue 14: the cleaned lines and the cue times are the `SegmentTable` columns the SRT writer uses too
-(whichever runs second reuses them), each clock label is formatted once, and cues are written a few
-thousand at a time (`writers.srt.write_in_chunks`).
+Issue 14: the cleaned text and the cue times are the `SegmentTable` columns the SRT writer uses too
+(whichever runs second reuses them), each clock label is formatted once, and cues are written a
+megabyte at a time (`writers.srt.write_in_chunks`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 
 from features.create_export.segment_table import SegmentTable
 from features.create_export.timeline import Segment, Timeline, WrittenFile
 from features.create_export.writers.srt import (
-    ClockLabels,
-    cue_lines_of,
+    clock_labels,
     cue_milliseconds,
+    cue_texts_of,
     one_frame_milliseconds,
     write_in_chunks,
 )
@@ -40,14 +41,14 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
     """Write one cue per segment with text and return the file written."""
     table = SegmentTable.of(segments)
     starts, ends = cue_milliseconds(table, one_frame_milliseconds(timeline.rate))
-    labels = ClockLabels(".")
+    labels = clock_labels(chain(starts, ends), ".")
     # Filled in cue order as the cues are written: the first cue with an identifier keeps it.
     used_identifiers: set[str] = set()
     cues = (
         _identifier_line(segment.id, used_identifiers)
-        + b"%b --> %b\n%b\n\n" % (labels[start_ms], labels[end_ms], _cue_text(lines))
-        for segment, start_ms, end_ms, lines in zip(table, starts, ends, cue_lines_of(table), strict=True)
-        if lines
+        + b"%b --> %b\n%b\n\n" % (labels[start_ms], labels[end_ms], _escaped(text).encode("utf-8"))
+        for segment, start_ms, end_ms, text in zip(table, starts, ends, cue_texts_of(table), strict=True)
+        if text
     )
     with path.open("wb") as stream:
         stream.write(b"WEBVTT\n\n")
@@ -63,17 +64,14 @@ def _identifier_line(segment_id: str, used: set[str]) -> bytes:
 
 def _identifier(segment_id: str, used: set[str]) -> str | None:
     """A safe, unique cue identifier from the segment id, or None to write the cue without one."""
-    identifier = _NOT_IN_IDENTIFIER.sub("", segment_id)
+    # Most ids are identifiers already; searching is cheaper than substituting nothing.
+    identifier = _NOT_IN_IDENTIFIER.sub("", segment_id) if _NOT_IN_IDENTIFIER.search(segment_id) else segment_id
     if not identifier or identifier in used or identifier.startswith(_BLOCK_KEYWORDS):
         return None
     used.add(identifier)
     return identifier
 
 
-def _cue_text(lines: list[str]) -> bytes:
-    return "\n".join([_escaped(line) for line in lines]).encode("utf-8")
-
-
-def _escaped(line: str) -> str:
+def _escaped(text: str) -> str:
     # `&` first, so the `&` of `&lt;` and `&gt;` is not escaped again; replace is cheap when absent.
-    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
