@@ -136,7 +136,9 @@ def shown_as_written(line: str) -> str:
 
 def cue_texts_of(table: SegmentTable) -> list[str]:
     """`cue_text` of each segment's value, a column of the table (SRT and WebVTT both need it)."""
-    return table.column(("cue_text", "\n"), lambda segments: [cue_text(segment.value) for segment in segments])
+    return table.column(
+        ("cue_text", "lines joined by LF"), lambda segments: [cue_text(segment.value) for segment in segments]
+    )
 
 
 def cue_text(text: str) -> str:
