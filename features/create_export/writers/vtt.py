@@ -10,50 +10,68 @@ turned into `->`, empty cues skipped), plus what WebVTT itself requires (FORMAT-
   left out when nothing remains, when it would repeat an earlier identifier (they must be unique), or
   when it would start like a `NOTE`, `STYLE` or `REGION` block.
 UTF-8 without BOM, LF line ends, no header text, no `Kind:`/`Language:` lines (an old draft).
+
+Issue 14: the cleaned text and the cue times are the `SegmentTable` columns the SRT writer uses too
+(whichever runs second reuses them), each clock label is formatted once, and cues are written a
+megabyte at a time (`writers.srt.write_in_chunks`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 
-from features.create_export.timecode import clock
+from features.create_export.segment_table import SegmentTable
 from features.create_export.timeline import Segment, Timeline, WrittenFile
-from features.create_export.writers.srt import cue_lines, cue_milliseconds, one_frame_milliseconds
+from features.create_export.writers.srt import (
+    clock_labels,
+    cue_milliseconds,
+    cue_texts_of,
+    one_frame_milliseconds,
+    write_in_chunks,
+)
 
 _NOT_IN_IDENTIFIER = re.compile(r"[^A-Za-z0-9_.:-]+")
 _BLOCK_KEYWORDS = ("NOTE", "STYLE", "REGION")
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """Write one cue per segment with text and return the file written."""
-    frame_ms = one_frame_milliseconds(timeline.rate)
+    table = SegmentTable.of(segments)
+    starts, ends = cue_milliseconds(table, one_frame_milliseconds(timeline.rate))
+    labels = clock_labels(chain(starts, ends), ".")
+    # Filled in cue order as the cues are written: the first cue with an identifier keeps it.
     used_identifiers: set[str] = set()
-    written = skipped = 0
-    with path.open("w", encoding="utf-8", newline="\n") as stream:
-        stream.write("WEBVTT\n\n")
-        for segment in sorted(segments, key=lambda segment: (segment.start, segment.id)):
-            lines = cue_lines(segment.value)
-            if not lines:
-                skipped += 1
-                continue
-            written += 1
-            identifier = _identifier(segment.id, used_identifiers)
-            if identifier:
-                stream.write(f"{identifier}\n")
-            start_ms, end_ms = cue_milliseconds(segment, frame_ms)
-            stream.write(f"{clock(start_ms, '.')} --> {clock(end_ms, '.')}\n")
-            stream.write("\n".join(line.translate(_ESCAPES) for line in lines))
-            stream.write("\n\n")
-    return [WrittenFile(path=path, items=written, skipped=skipped)]
+    cues = (
+        _identifier_line(segment.id, used_identifiers)
+        + b"%b --> %b\n%b\n\n" % (labels[start_ms], labels[end_ms], _escaped(text).encode("utf-8"))
+        for segment, start_ms, end_ms, text in zip(table, starts, ends, cue_texts_of(table), strict=True)
+        if text
+    )
+    with path.open("wb") as stream:
+        stream.write(b"WEBVTT\n\n")
+        written = write_in_chunks(stream, cues)
+    return [WrittenFile(path=path, items=written, skipped=len(table) - written)]
+
+
+def _identifier_line(segment_id: str, used: set[str]) -> bytes:
+    """The cue's identifier line, or nothing when the cue goes without one."""
+    identifier = _identifier(segment_id, used)
+    return identifier.encode("ascii") + b"\n" if identifier else b""
 
 
 def _identifier(segment_id: str, used: set[str]) -> str | None:
     """A safe, unique cue identifier from the segment id, or None to write the cue without one."""
-    identifier = _NOT_IN_IDENTIFIER.sub("", segment_id)
+    # Most ids are identifiers already; searching is cheaper than substituting nothing.
+    identifier = _NOT_IN_IDENTIFIER.sub("", segment_id) if _NOT_IN_IDENTIFIER.search(segment_id) else segment_id
     if not identifier or identifier in used or identifier.startswith(_BLOCK_KEYWORDS):
         return None
     used.add(identifier)
     return identifier
+
+
+def _escaped(text: str) -> str:
+    # `&` first, so the `&` of `&lt;` and `&gt;` is not escaped again; replace is cheap when absent.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
