@@ -156,6 +156,14 @@ def fcpxml_time(frame: int, rate: Fraction) -> str:
     return f"{numerator}/{rate.numerator}s"
 
 
+def fcpxml_times_at(frames: Sequence[int], rate: Fraction) -> list[str]:
+    """`fcpxml_time` of every frame count, the rate's terms read once (`Fraction`'s are Python code)."""
+    numerator, denominator = rate.numerator, rate.denominator
+    over_rate = f"/{numerator}s"
+    scaled = [frame * denominator for frame in frames]
+    return [f"{time}{over_rate}" if time % numerator else f"{time // numerator}s" for time in scaled]
+
+
 def frame_to_timecode(frame: int, rate: Fraction, drop_frame: bool, separator: str | None = None) -> str:
     """The `HH:MM:SS:FF` label of a frame count (`;` before the frames for drop frame)."""
     global _recent_timecodes

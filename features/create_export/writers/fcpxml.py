@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO
 
 from features.create_export.segment_table import SegmentTable
-from features.create_export.timecode import fcpxml_time
+from features.create_export.timecode import fcpxml_time, fcpxml_times_at
 from features.create_export.timeline import Segment, SelectRange, Timeline, WrittenFile
 from features.create_export.writers.layout import (
     MarkerLayout,
@@ -123,25 +123,17 @@ def format_name(rate: Fraction, width: int, height: int) -> str | None:
 def _markers(table: SegmentTable, layout: MarkerLayout, timeline: Timeline) -> Iterator[str]:
     """One `<marker>` line per placed segment; the note only where it says more than the name."""
     offset = timeline.source_offset
-    starts = _fcpxml_times([offset + start for start in layout.starts], timeline.rate)
+    starts = fcpxml_times_at([offset + start for start in layout.starts], timeline.rate)
     # FCP writes one-frame markers, never zero-length ones. Few lengths recur: each is spelled once.
     lengths = [max(1, end - start) for start, end in zip(layout.starts, layout.ends, strict=True)]
     distinct = list(set(lengths))
-    spelled = dict(zip(distinct, _fcpxml_times(distinct, timeline.rate), strict=True))
+    spelled = dict(zip(distinct, fcpxml_times_at(distinct, timeline.rate), strict=True))
     durations = [spelled[length] for length in lengths]
     names = attributes_from_xml_texts(layout.placed(xml_marker_names(table)))
     notes = attributes_from_xml_texts(layout.placed(xml_marker_notes(table)))
     for start, duration, name, note in zip(starts, durations, names, notes, strict=True):
         note_attribute = f' note="{note}"' if note else ""
         yield f'              <marker start="{start}" duration="{duration}" value="{name}"{note_attribute}/>\n'
-
-
-def _fcpxml_times(frames: list[int], rate: Fraction) -> list[str]:
-    """`fcpxml_time` of each frame count, spelled as it spells them, with the rate's terms read once."""
-    numerator, denominator = rate.numerator, rate.denominator
-    over_rate = f"/{numerator}s"
-    scaled = [frame * denominator for frame in frames]
-    return [f"{time}{over_rate}" if time % numerator else f"{time // numerator}s" for time in scaled]
 
 
 def _write_head(out: IO[str], timeline: Timeline, asset_frames: int, sequence_frames: int) -> None:

@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from features.create_export.segment_table import SegmentTable
-from features.create_export.timecode import SUPPORTED_RATES, fcpxml_time, seconds_to_frame
+from features.create_export.timecode import SUPPORTED_RATES, fcpxml_time, fcpxml_times_at, seconds_to_frame
 from features.create_export.timeline import Segment
 from features.create_export.writers import fcpxml, layout, xmeml
 from features.create_export.writers import otio as otio_writer
@@ -105,7 +105,7 @@ def test_placing_order_is_start_frame_end_frame_id(known_seconds):
 @pytest.mark.parametrize("rate", list(SUPPORTED_RATES))
 def test_fcpxml_times_of_a_column_are_fcpxml_time(rate: Fraction):
     frames = [*range(0, 3000), 86400, 107892, 10**12 + 7]
-    assert fcpxml._fcpxml_times(frames, rate) == [fcpxml_time(frame, rate) for frame in frames]
+    assert fcpxml_times_at(frames, rate) == [fcpxml_time(frame, rate) for frame in frames]
 
 
 def test_the_three_writers_share_one_tables_layout_and_write_what_a_list_gives(tmp_path):
