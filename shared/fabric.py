@@ -14,7 +14,7 @@ and a pause for every replica after a 429 with `Retry-After`), and turns every f
 from __future__ import annotations
 
 import asyncio
-import heapq
+import bisect
 import logging
 import math
 import posixpath
@@ -104,75 +104,152 @@ async def read_catalog(
     by their repaired start (a stable sort: ties keep that order).
     """
     cursor = collection.find(catalog_query(repo_guid, full_path, event_ids)).batch_size(CATALOG_BATCH_SIZE)
-    # Each batch is repaired in a thread while the next one is read (the database's work overlaps
-    # ours, and a batch's documents are let go once repaired); the whole is ordered at the end. One
-    # repairing thread: more would only take turns at the GIL with each other and the event loop.
+    # A batch at a time (`to_list`: no per-document `async for` step on the event loop), each
+    # repaired in a thread while the database works on the next one (its getMore is sent as soon
+    # as the batch is handed over); the whole is ordered at the end. One repairing thread: more
+    # would only take turns at the GIL with each other and the event loop.
     loop = asyncio.get_running_loop()
-    repairs: list[asyncio.Future[list[_Repaired]]] = []
-    batch: list[dict[str, Any]] = []
+    repairs: list[asyncio.Future[_Batch]] = []
     documents = 0
     repairer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-repair")
     try:
-        async for document in cursor:
-            batch.append(document)
-            documents += 1
-            if len(batch) == CATALOG_BATCH_SIZE:
-                repairs.append(loop.run_in_executor(repairer, repair_batch, batch))
-                batch = []
-                if on_read is not None:
-                    await on_read(documents)
-        repairs.append(loop.run_in_executor(repairer, repair_batch, batch))
-        if on_read is not None and documents % CATALOG_BATCH_SIZE:
-            await on_read(documents)
-        repaired = list(await asyncio.gather(*repairs))
+        while batch := await cursor.to_list(CATALOG_BATCH_SIZE):
+            repairs.append(loop.run_in_executor(repairer, repair_batch, batch))
+            documents += len(batch)
+            if on_read is not None:
+                await on_read(documents)
+        batches = list(await asyncio.gather(*repairs))
     finally:
         # Never wait here (on the event loop): after an error, what is still queued is dropped.
         repairer.shutdown(wait=False, cancel_futures=True)
-    # Ordering and de-duplicating 100,000 events is seconds of CPU: not on the event loop either.
-    return await asyncio.to_thread(assemble, repaired)
+        await cursor.close()
+    # Ordering and de-duplicating 100,000 events is CPU: not on the event loop either.
+    return await asyncio.to_thread(assemble, batches)
 
 
-_Repaired = tuple[tuple[Any, ...], CatalogEvent | None, list[CatalogWarning]]
+_Dirty = tuple[tuple[Any, ...], CatalogEvent | None, list[CatalogWarning]]
 
 
-def repair_batch(documents: list[dict[str, Any]]) -> list[_Repaired]:
-    """Each document repaired, with the key of the database's `(start, _id)` order, sorted by it
-    (blocking). Sorted here, a thousand at a time: one `list.sort` of 100,000 tuples compares them
-    in C without ever letting the event loop's thread have the GIL (~1 s of `/status` waiting)."""
-    repaired = [
-        (bson_order(document.get("start")) + bson_order(document.get("_id")), *repair_document(document))
-        for document in documents
-    ]
-    repaired.sort(key=_order_key)
-    return repaired
+@dataclass(slots=True)
+class _Batch:
+    """One batch repaired: the clean events (ObjectId `_id`, float start >= 0: the database's order
+    is `(start, id)` for them, as ids are hex), in start order; the rest with their `bson_order` key."""
+
+    clean: list[CatalogEvent]
+    dirty: list[_Dirty]
 
 
-def _order_key(item: _Repaired) -> tuple[Any, ...]:
+def _start(event: CatalogEvent) -> float:
+    return event.start
+
+
+def _id(event: CatalogEvent) -> str:
+    return event.id
+
+
+def repair_batch(documents: list[dict[str, Any]]) -> _Batch:
+    """Each document of a batch repaired (blocking). Clean events are sorted here by start, a
+    thousand at a time, so the final sort only merges runs."""
+    clean: list[CatalogEvent] = []
+    dirty: list[_Dirty] = []
+    keep = clean.append
+    for document in documents:
+        event = _clean_event(document)
+        if event is not None:
+            keep(event)
+        else:
+            key = bson_order(document.get("start")) + bson_order(document.get("_id"))
+            dirty.append((key, *_repair(document)))
+    clean.sort(key=_start)
+    return _Batch(clean, dirty)
+
+
+def _dirty_key(item: _Dirty) -> tuple[Any, ...]:
     return item[0]
 
 
-def assemble(batches: list[list[_Repaired]]) -> CatalogRead:
-    """Sorted batches of repaired documents merged in the database's `(start, _id)` order (in Python,
-    so other threads get their turns), de-duplicated, then ordered by repaired start (blocking: run
-    it in a thread)."""
+def _clean_key(event: CatalogEvent) -> tuple[Any, ...]:
+    """A clean event's `bson_order` key (only needed where dirty documents are merged in)."""
+    return (_NUMBER, 1, event.start, _OBJECT_ID, 0, bytes.fromhex(event.id))
+
+
+_DUPLICATE = "same type, value, start and end as an earlier event; skipped"
+
+
+def assemble(batches: list[_Batch]) -> CatalogRead:
+    """Repaired batches put in the database's `(start, _id)` order, de-duplicated, then ordered by
+    repaired start (blocking: run it in a thread).
+
+    The clean events (nearly all) are ordered by start with one sort of floats, which merges the
+    batches' sorted runs in C in a few milliseconds; equal starts are then put in id order, and
+    only they can be duplicates of each other. Dirty documents, if any, are merged in by their
+    `bson_order` keys and the whole walked as the database's order would give it."""
+    events = [event for batch in batches for event in batch.clean]
+    events.sort(key=_start)
+    ties = _tie_runs(events)
+    for low, high in ties:
+        events[low:high] = sorted(events[low:high], key=_id)
+    dirty = sorted((item for batch in batches for item in batch.dirty), key=_dirty_key)
+    if dirty:
+        return _walk(events, dirty)
+    result = CatalogRead(events=events)
+    duplicates: list[int] = []
+    for low, high in ties:
+        seen: set[tuple[str, str, float]] = set()
+        for index in range(low, high):
+            event = events[index]
+            fingerprint = (event.event_type, event.value, event.end)
+            if fingerprint in seen:
+                duplicates.append(index)
+                result.warnings.append(CatalogWarning(event.id, "duplicate", _DUPLICATE))
+            else:
+                seen.add(fingerprint)
+    for index in reversed(duplicates):
+        del events[index]
+    return result
+
+
+def _tie_runs(events: list[CatalogEvent]) -> list[tuple[int, int]]:
+    """The [low, high) ranges of events (in start order) that share a start."""
+    starts = [event.start for event in events]
+    runs: list[tuple[int, int]] = []
+    low = 0
+    for index in [index for index in range(1, len(starts)) if starts[index] != starts[index - 1]]:
+        if index - low > 1:
+            runs.append((low, index))
+        low = index
+    if len(starts) - low > 1:
+        runs.append((low, len(starts)))
+    return runs
+
+
+def _walk(clean: list[CatalogEvent], dirty: list[_Dirty]) -> CatalogRead:
+    """Clean events (in `(start, id)` order) and dirty documents (sorted by key) walked together in
+    the database's order: the first of two duplicates kept, warnings in that order."""
     result = CatalogRead()
     seen: set[tuple[Any, ...]] = set()
-    for _, event, warnings in heapq.merge(*batches, key=_order_key):
-        if warnings:
-            result.warnings.extend(warnings)
-        if event is None:
-            continue
+
+    def take(event: CatalogEvent) -> None:
         fingerprint = (event.event_type, event.value, event.start, event.end)
         if fingerprint in seen:
-            result.warnings.append(
-                CatalogWarning(event.id, "duplicate", "same type, value, start and end as an earlier event; skipped")
-            )
-            continue
-        seen.add(fingerprint)
-        result.events.append(event)
-    # Repaired starts (negative → 0) can move an event ahead of the database's order; the events
-    # are nearly in order already, so this sort is one quick pass.
-    result.events.sort(key=lambda event: event.start)
+            result.warnings.append(CatalogWarning(event.id, "duplicate", _DUPLICATE))
+        else:
+            seen.add(fingerprint)
+            result.events.append(event)
+
+    position = 0
+    for key, event, warnings in dirty:
+        until = bisect.bisect_right(clean, key, lo=position, key=_clean_key)
+        for index in range(position, until):
+            take(clean[index])
+        position = until
+        result.warnings.extend(warnings)
+        if event is not None:
+            take(event)
+    for index in range(position, len(clean)):
+        take(clean[index])
+    # Repaired starts (negative → 0) can move an event ahead of the database's order.
+    result.events.sort(key=_start)
     return result
 
 

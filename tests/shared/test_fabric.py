@@ -276,3 +276,53 @@ def test_a_decimal128_sorts_among_the_numbers_as_in_mongodb() -> None:
 
     assert ordered[0] is None and ordered[-1] == "a"
     assert [str(value) for value in ordered[1:-1]] == ["NaN", "1.0", "2.5", "3"]
+
+
+def test_batches_come_out_as_the_databases_sort_would_give_them() -> None:
+    """Batches repaired apart and assembled (issue 14: clean events ordered by start alone, ties by
+    id, dirty documents merged in by key) give exactly what one walk in `sort({start: 1, _id: 1})`
+    order gives: the same events in the same order, the first of two duplicates kept, the same
+    warnings in the same order."""
+    import random
+
+    from bson import Decimal128
+
+    from shared.fabric import assemble, bson_order, repair_batch
+
+    rng = random.Random(14)
+    starts = [0.0, 0.5, 1.0, 2.0, 2, -1.0, -0.0, None, Decimal128("1.0"), True, "3", math.inf]
+    for case in range(40):
+        clean_share = (1.0, 0.99, 0.8)[case % 3]  # all clean (the fast path), a few dirty, many
+        documents = []
+        for number in range(rng.randint(1, 400)):
+            clean = rng.random() < clean_share
+            document = {
+                "_id": ObjectId() if clean or rng.random() < 0.5 else f"legacy-{number}",
+                "sdnaEventType": rng.choice(["face", "logo"]),
+                "eventValue": rng.choice(["a", "b"]),
+                "start": rng.choice(starts[:3]) if clean else rng.choice(starts),
+                "end": rng.choice([2.0, 3.0]),
+            }
+            if not clean and rng.random() < 0.3:
+                document["eventValue"] = ""
+            documents.append(document)
+        rng.shuffle(documents)
+
+        in_order = sorted(documents, key=lambda d: bson_order(d.get("start")) + bson_order(d.get("_id")))
+        expected_events, expected_warnings, seen = [], [], set()
+        for document in in_order:
+            event, warnings = repair_document(document)
+            expected_warnings += [(warning.event_id, warning.code) for warning in warnings]
+            if event is None:
+                continue
+            if (event.event_type, event.value, event.start, event.end) in seen:
+                expected_warnings.append((event.id, "duplicate"))
+                continue
+            seen.add((event.event_type, event.value, event.start, event.end))
+            expected_events.append(event)
+        expected_events.sort(key=lambda event: event.start)
+
+        size = rng.randint(1, 50)
+        read = assemble([repair_batch(documents[at : at + size]) for at in range(0, len(documents), size)])
+        assert read.events == expected_events
+        assert [(warning.event_id, warning.code) for warning in read.warnings] == expected_warnings
