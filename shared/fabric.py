@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from itertools import pairwise
 from typing import Annotated, Any
 
 import httpx
@@ -213,13 +214,11 @@ def _tie_runs(events: list[CatalogEvent]) -> list[tuple[int, int]]:
     """The [low, high) ranges of events (in start order) that share a start."""
     starts = [event.start for event in events]
     runs: list[tuple[int, int]] = []
-    low = 0
-    for index in [index for index in range(1, len(starts)) if starts[index] != starts[index - 1]]:
-        if index - low > 1:
-            runs.append((low, index))
-        low = index
-    if len(starts) - low > 1:
-        runs.append((low, len(starts)))
+    for index in [index for index, (start, following) in enumerate(pairwise(starts)) if start == following]:
+        if runs and runs[-1][1] == index + 1:
+            runs[-1] = (runs[-1][0], index + 2)
+        else:
+            runs.append((index, index + 2))
     return runs
 
 
