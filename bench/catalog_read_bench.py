@@ -9,8 +9,9 @@ fresh Python process with that checkout as its working directory, alternating si
 
 - the floor: a bare synchronous PyMongo `find` of the export's filter, unsorted, iterated to the end
   (wall, this process's CPU, the database's CPU);
-- `read_catalog` with an `AsyncMongoClient`: wall, this process's CPU, the database's CPU, and the
-  event loop's lag (a coroutine sleeping 5 ms in a loop, recording the overshoot: p50 / p99 / max).
+- `read_catalog` with an `AsyncMongoClient`, the GIL switch interval set as the service sets it: wall,
+  this process's CPU, the database's CPU, and the event loop's lag (a coroutine sleeping 5 ms in a
+  loop, recording the overshoot: p50 / p99 / max).
 
 Also counted: the garbage collector's full (generation 2) passes during the read and their time.
 `--gc freeze` calls `gc.freeze()` before the read (what the service does around an export), `--gc off`
@@ -63,8 +64,11 @@ def child(url: str, database: str, db_pid: int, collector: str) -> None:
     from pymongo import AsyncMongoClient, MongoClient
 
     from bench.export_bench import FULL_PATH, REPO_GUID
+    from main import GIL_SWITCH_SECONDS
     from shared.db import CATALOG_COLLECTION, scoped_filter
     from shared.fabric import read_catalog
+
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)  # as the service runs
 
     out: dict[str, float] = {}
     query = scoped_filter(REPO_GUID, fullPath=FULL_PATH)
