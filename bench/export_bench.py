@@ -586,6 +586,18 @@ def profile_in_process(url: str, catalog_db: str, order: dict[str, Any], workdir
         stats.print_callers(os.environ["BENCH_CALLERS"])
 
 
+def write_samples(path: Path, results: list[Result]) -> None:
+    """`--samples`: every `/status` sample of every run, one tab-separated line each."""
+    with path.open("w", encoding="utf-8") as out:
+        out.write("side\torder\tat_s\tlatency_ms\tstatus\tpercent\tstep\n")
+        for result in results:
+            for sample in result.samples:
+                percent, step = sample.progress
+                line = [result.side, result.order, f"{sample.at:.3f}", f"{sample.latency_ms:.1f}", sample.status]
+                out.write("\t".join([*line, str(percent), str(step)]) + "\n")
+    progress(f"samples written to {path}")
+
+
 def progress(message: str) -> None:
     print(f"[export_bench] {message}", file=sys.stderr, flush=True)
 
@@ -622,6 +634,8 @@ def run_service_bench(args: argparse.Namespace, counts: dict[str, int]) -> None:
                 progress(f"cannot check out {args.baseline_ref} beside this one ({error}); this checkout only")
         orders = work_orders()
         results = [bench.run(side, path, name, orders[name]) for name in args.order_list for side, path in sides]
+        if args.samples:
+            write_samples(Path(args.samples), results)
         report(results, floor, args, counts)
     finally:
         if checkout is not None:
@@ -647,6 +661,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds an export may take")
     parser.add_argument("--db-pid", type=int, help="PID of a local MONGODB_URL server, for its CPU and memory")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
+    parser.add_argument("--samples", help="write every /status sample to this file (tab-separated)")
     parser.add_argument("--profile", action="store_true", help="profile the first work order in this process")
     parser.add_argument("--writers", action="store_true", help="time the format writers alone (no service)")
     parser.add_argument("--formats", default=",".join(SEGMENT_WRITERS), help="--writers: comma-separated")

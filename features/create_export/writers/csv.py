@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from features.create_export.segment_table import SegmentTable
-from features.create_export.timeline import Segment, Timeline, WrittenFile
+from features.create_export.timeline import WRITE_BUFFER, Segment, Timeline, WrittenFile
 
 HEADER = ("id", "sdnaEventType", "eventValue", "start", "end", "confidenceScore", "source")
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -27,7 +27,7 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """Write one row per segment under the header and return the file written."""
     table = SegmentTable.of(segments)
-    with path.open("w", encoding="utf-8-sig", newline="") as stream:
+    with path.open("w", encoding="utf-8-sig", newline="", buffering=WRITE_BUFFER) as stream:
         writer = csv.writer(stream, lineterminator="\r\n")
         writer.writerow(HEADER)
         writer.writerows(_row(segment) for segment in table)

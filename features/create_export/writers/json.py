@@ -25,7 +25,7 @@ import orjson
 
 from features.create_export.segment_table import SegmentTable
 from features.create_export.timecode import rational_label
-from features.create_export.timeline import Segment, Timeline, WrittenFile
+from features.create_export.timeline import WRITE_BUFFER, Segment, Timeline, WrittenFile
 
 CHUNK = 2000
 
@@ -34,7 +34,7 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
     """Write the segments as one JSON document and return the file written."""
     table = SegmentTable.of(segments)
     items = _items(table, timeline)
-    with path.open("wb") as stream:
+    with path.open("wb", buffering=WRITE_BUFFER) as stream:
         stream.write(_header(timeline))
         # Written a chunk at a time: one write per segment cost more than encoding it, and one join
         # of all of them would hold the GIL for the event loop's whole answer budget.

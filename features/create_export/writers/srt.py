@@ -56,7 +56,7 @@ from typing import BinaryIO
 
 from features.create_export.segment_table import SegmentTable
 from features.create_export.timecode import clock, round_half_up
-from features.create_export.timeline import Segment, Timeline, WrittenFile
+from features.create_export.timeline import WRITE_BUFFER, Segment, Timeline, WrittenFile
 
 _LINE_BREAK = re.compile("\r\n|[\r\n\u2028\u2029\x85]")
 _SPACE_LIKE = re.compile("[\t\v\f]")
@@ -84,7 +84,7 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
         b"%d\n%b --> %b\n%b\n" % (number, labels[start_ms], labels[end_ms], shown)
         for number, (start_ms, end_ms, shown) in enumerate(layout_cues(span_starts, span_ends, span_lines), 1)
     )
-    with path.open("wb") as stream:
+    with path.open("wb", buffering=WRITE_BUFFER) as stream:
         written = write_in_chunks(stream, cues)
     return [WrittenFile(path=path, items=written, skipped=len(table) - len(with_text))]
 
