@@ -28,7 +28,7 @@ from pymongo.errors import PyMongoError
 from features.create_export import package
 from features.create_export.media.paths import path_problem
 from features.create_export.media.source import MediaUnavailable
-from features.create_export.plan import ExportPlan, ExportRejected, make_plan
+from features.create_export.plan import ExportPlan, ExportRejected, let_go, make_plan
 from features.create_export.timecode import TimecodeError, parse_frame_rate
 from features.create_export.work_order import CreateExportRequest, timeline_problem
 from features.create_export.writing import json_text, manifest_document, write_package
@@ -247,7 +247,9 @@ async def process(run: JobRun, services: Services) -> None:
         await asyncio.gather(moving, return_exceptions=True)
         if not published:
             await asyncio.to_thread(package.discard, build)
-        del plan  # its tables are freed now, before the collector is given the frozen heap back
+        if plan is not None:
+            await asyncio.to_thread(let_go, plan)  # freed in pieces, off the loop
+        del plan  # and gone before the collector is given the frozen heap back
         heap.release()
 
 

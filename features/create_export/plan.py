@@ -58,6 +58,12 @@ class ExportPlan:
         )
 
 
+def let_go(plan: ExportPlan) -> None:
+    """Empty the plan's tables (blocking: run it in a thread, see `SegmentTable.clear`)."""
+    for table in plan.segments.values():
+        table.clear()
+
+
 async def make_plan(
     order: CreateExportRequest, services: Services, on_read: Callable[[int], Awaitable[None]] | None = None
 ) -> ExportPlan:

@@ -85,6 +85,14 @@ class SegmentTable(Sequence[Segment]):
             value = self._columns[key] = compute(self.segments)
             return value
 
+    def clear(self) -> None:
+        """Let every column and segment go, a piece at a time (blocking: run it in a thread). Freed in
+        one go, 100,000 events and their columns held the GIL ~100 ms at the end of an export."""
+        while self._columns:
+            self._columns.popitem()
+        while self.segments:
+            del self.segments[-SORT_STEP:]
+
     def starts(self) -> list[float]:
         return self.column("starts", lambda segments: [segment.start for segment in segments])
 

@@ -105,3 +105,12 @@ def test_a_column_is_computed_once_and_shared() -> None:
     assert table.start_timecodes(rate, False, 90_000) == [
         frame_to_timecode(90_000 + seconds_to_frame(row.start, rate), rate, False) for row in table
     ]
+
+
+def test_clear_lets_every_column_and_segment_go() -> None:
+    table = SegmentTable(segments(12_000, seed=5))
+    table.start_frames(Fraction(25))
+    table.column(("test", "x"), lambda rows: [1] * len(rows))
+    table.clear()
+    assert len(table) == 0
+    assert table.column(("test", "x"), lambda rows: "computed again") == "computed again"
