@@ -174,6 +174,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.database, app.state.fabric_api = database, fabric_api
     indexes = asyncio.create_task(ensure_indexes_when_reachable(database, INDEXES))
     try:
+        await warm_routes(app)
         runner.start()
         scheduler.start()
         heartbeat.start()
@@ -187,6 +188,43 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await stop_within("the index creation", asyncio.gather(indexes, return_exceptions=True), SHUTDOWN_STEP_SECONDS)
         await stop_within("the Fabric API client", fabric_api.aclose(), SHUTDOWN_STEP_SECONDS)
         await stop_within("the database client", database.close(), SHUTDOWN_STEP_SECONDS)
+
+
+WARM_UP_PATH = "/.ai-spark-warm-up"
+
+
+async def warm_routes(app: FastAPI) -> int:
+    """Walk one request through every route before serving (issue 14): FastAPI builds each included
+    router's route state on the first request that reaches it, ~100 ms of the event loop, which a
+    new replica's first `/status` answer waited for. The request matches no route and goes to the
+    router only (no middleware, nothing logged); its answer's status (404: past every route) is
+    returned. Without an `app` in the scope Starlette answers that 404 itself instead of raising it."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": WARM_UP_PATH,
+        "raw_path": WARM_UP_PATH.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+        "client": None,
+        "server": None,
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    statuses: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    await app.router(scope, receive, send)
+    return statuses[0]
 
 
 # A shutdown step that takes longer than this (beyond the runner's grace period) is left behind: a
