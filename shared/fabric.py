@@ -305,15 +305,19 @@ def _clean_event(document: dict[str, Any]) -> CatalogEvent | None:
     ):
         return None
     source, full_path = get("source"), get("fullPath")
+    # Positional, in the class's field order (id, event_type, value, start, end, confidence, source,
+    # positions, full_path): keywords made the frozen dataclass's __init__ ~50 % dearer, 0.1 s of
+    # CPU over 127,000 events. `test_the_fast_path_makes_exactly_what_the_repair_makes` guards it.
     return CatalogEvent(
-        id=str(raw_id),
-        event_type=event_type,
-        value=value,
-        start=start,
-        end=end,
-        confidence=confidence,
-        source=source if type(source) is str else None,
-        full_path=full_path if type(full_path) is str else None,
+        str(raw_id),
+        event_type,
+        value,
+        start,
+        end,
+        confidence,
+        source if type(source) is str else None,
+        None,
+        full_path if type(full_path) is str else None,
     )
 
 
