@@ -1,7 +1,7 @@
 """The catalog read alone (issue 14): `read_catalog` beside the unsorted floor, before and after in one run.
 
     .venv/bin/python -m bench.catalog_read_bench [--scale 1.0] [--repeat 2] [--side NAME=CHECKOUT ...]
-                                                 [--gc default|freeze|off]
+                                                 [--gc default|freeze|settle|off]
 
 The export bench's asset (127,000 documents at scale 1, seed 17) is loaded once into an embedded
 FerretDB. Then each side (a checkout: this one, and e.g. `base=/path/to/other/checkout`) runs in a
@@ -14,7 +14,8 @@ fresh Python process with that checkout as its working directory, alternating si
   loop, recording the overshoot: p50 / p99 / max).
 
 Also counted: the garbage collector's full (generation 2) passes during the read and their time.
-`--gc freeze` calls `gc.freeze()` before the read (what the service does around an export), `--gc off`
+`--gc freeze` calls `gc.freeze()` before the read, `--gc settle` also after every batch (what the
+export does, `shared.heap.settle`), `--gc off`
 disables the collector during it: measurements of what the collector costs, not a setting to ship.
 
 CPU-seconds are robust to other load on the machine; walls and lags are not: the load average is
@@ -99,11 +100,13 @@ def child(url: str, database: str, db_pid: int, collector: str) -> None:
 
         async def on_read(documents: int) -> None:
             progress.append(documents)
+            if collector == "settle":
+                gc.freeze()  # what the export's progress callback does (shared.heap.settle)
 
         task = asyncio.create_task(probe())
         await asyncio.sleep(0.05)
         lags.clear()
-        if collector == "freeze":
+        if collector in ("freeze", "settle"):
             gc.freeze()
         elif collector == "off":
             gc.disable()
@@ -137,7 +140,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--side", action="append", default=[], help="NAME=CHECKOUT (default: this=this checkout)")
-    parser.add_argument("--gc", choices=("default", "freeze", "off"), default="default")
+    parser.add_argument("--gc", choices=("default", "freeze", "settle", "off"), default="default")
     parser.add_argument("--child", nargs=4, metavar=("URL", "DATABASE", "DB_PID", "GC"))
     args = parser.parse_args()
     if args.child:
