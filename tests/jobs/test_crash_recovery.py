@@ -32,6 +32,9 @@ SMALL_ORDER = {
     "user_inputs": {"llm_instructions": False},
     "media": {"frame_rate": "24000/1001"},
 }
+# Enough events that an export of LONG_ORDER still runs for seconds: a signal must land while it
+# writes. 12,000 did before the export got faster (issue 14); then the job could finish first.
+LONG_EVENTS = 40_000
 LONG_ORDER = {
     "repo_guid": "long-repo",
     "inputs": {"full_path": "/long/take.mov"},
@@ -140,7 +143,7 @@ def test_two_processes_share_one_database_without_overlapping_runs(settings, cat
 
 
 def test_a_stalled_worker_cannot_overwrite_the_run_that_replaced_it(settings, catalog, jobs, services) -> None:
-    catalog.insert_many(synthetic_events("long-repo", "/long/take.mov", 12_000))
+    catalog.insert_many(synthetic_events("long-repo", "/long/take.mov", LONG_EVENTS))
     env = service_env(settings, lease_seconds=3, export_concurrency=1)
     stalled = services(env, "stalled")
     spark_id = stalled.post("/spark", json=LONG_ORDER).json()["spark_id"]
@@ -172,7 +175,7 @@ def test_a_stalled_worker_cannot_overwrite_the_run_that_replaced_it(settings, ca
 
 
 def test_sigterm_hands_unfinished_jobs_back_uncounted(settings, catalog, jobs, services) -> None:
-    catalog.insert_many(synthetic_events("long-repo", "/long/take.mov", 12_000))
+    catalog.insert_many(synthetic_events("long-repo", "/long/take.mov", LONG_EVENTS))
     grace = 0.5
     env = service_env(settings, lease_seconds=30, export_concurrency=2, shutdown_grace_seconds=grace)
     first = services(env, "first")

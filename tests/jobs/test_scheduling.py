@@ -68,7 +68,9 @@ def test_a_high_job_behind_200_low_ones_starts_in_the_next_free_slot(settings, m
 def test_a_repository_cap_holds_across_three_processes_without_slowing_the_others(settings, mongo, cluster) -> None:
     database = mongo[settings.mongodb_db_name]
     others = [f"other{n}" for n in range(10)]
-    load_repos(mongo[settings.fabric_catalog_db][CATALOG_COLLECTION], ["crowded", *others])
+    # Exports big enough that their work, not the claim, sets the pace: with the 200-event default
+    # the faster export (issue 14) left the claims' cost deciding who finished first.
+    load_repos(mongo[settings.fabric_catalog_db][CATALOG_COLLECTION], ["crowded", *others], events=1500)
     env = service_env(settings, lease_seconds=LEASE, export_concurrency=4, repo_export_concurrency=2)
     processes = [cluster(env, f"api{n}") for n in range(3)]
     crowded = post_all(processes, "/spark", [export_order("crowded")] * 100, "spark_id")
