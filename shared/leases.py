@@ -104,19 +104,21 @@ class JobRun:
             raise LeaseLost(self.job.id)
         self.carry = {}
 
-    async def progress(self, percent: float, step: str) -> None:
+    async def progress(self, percent: float, step: str, promptly: bool = False) -> None:
         """Record progress; stop here (`JobCancelled`) if a client asked to cancel.
 
         At most one write every `PROGRESS_INTERVAL` seconds: a job of many small steps would
         otherwise spend more on progress than on work. A cancel request is still seen within it.
         A step dropped by the throttle is not lost when `keep_moving` runs: it writes it a moment later.
+        `promptly` writes a step that starts a new phase past the throttle (the first file after the
+        catalog read): a client sees the read end when it ends, not up to an interval later.
         """
         now = time.monotonic()
         if step != self._asked[1]:
             self._asked = (percent, step, now)
         else:
             self._asked = (percent, step, self._asked[2])
-        await self._write_progress(percent, step, now)
+        await self._write_progress(percent, step, now, promptly=promptly)
 
     async def keep_moving(self) -> None:
         """Until cancelled: write the step asked for last once the throttle allows it, when the
@@ -144,13 +146,15 @@ class JobRun:
             except PyMongoError as error:  # the heartbeat decides what an unreachable database means
                 log.warning("progress write failed", extra={"job_id": self.job.id, "error": str(error)[:200]})
 
-    async def _write_progress(self, percent: float, step: str, now: float, quiet: bool = False) -> None:
+    async def _write_progress(
+        self, percent: float, step: str, now: float, quiet: bool = False, promptly: bool = False
+    ) -> None:
         if self.cancel_requested:
             raise JobCancelled(self.job.id)
         if self.lost:
             raise LeaseLost(self.job.id)
         last = max(self._last_progress, self._last_quiet) if quiet else self._last_progress
-        if now - last < PROGRESS_INTERVAL:
+        if now - last < PROGRESS_INTERVAL and not promptly:
             return
         if quiet:
             self._last_quiet = now

@@ -59,7 +59,9 @@ async def write_package(
     # With media to cut, the timelines take the first part of the bar and ffmpeg the rest.
     share = 85 if plan.media is None or not plan.order.media.needs_media else 25
     for index, step in enumerate(steps):
-        await run.progress(5 + share * index / max(len(steps), 1), f"writing {step.artifact_type}.{step.fmt}")
+        # The first file is written promptly: it is where the catalog read is seen to end.
+        percent = 5 + share * index / max(len(steps), 1)
+        await run.progress(percent, f"writing {step.artifact_type}.{step.fmt}", promptly=index == 0)
         try:
             written = await asyncio.to_thread(write_step, build, plan, step, ranges)
         except Exception as error:  # one artifact failing must not hide the others: recorded, job fails

@@ -133,6 +133,20 @@ async def test_a_job_can_be_claimed_by_its_id_only_while_claimable(database) -> 
     assert await claim_job(database, "import", submitted.job.id, "w3", 30) is None
 
 
+async def test_a_prompt_step_is_written_inside_the_interval(database) -> None:
+    submitted = await submit_job(database, "export", "repo", {"n": 1})
+    run = await claim(database, "export", "w", 30)
+    await asyncio.sleep(PROGRESS_INTERVAL)
+    await run.progress(2, "reading")
+    await run.progress(5, "writing the first file", promptly=True)
+    await run.progress(6, "too soon, and not prompt")
+
+    assert (await load_job(database, "export", submitted.job.id)).progress == {
+        "percent": 5,
+        "step": "writing the first file",
+    }
+
+
 async def test_progress_is_written_at_most_every_interval(database) -> None:
     submitted = await submit_job(database, "export", "repo", {"n": 1})
     run = await claim(database, "export", "w", 30)

@@ -29,9 +29,9 @@ def record_writes(run: JobRun) -> list[tuple[float, str]]:
     written: list[tuple[float, str]] = []
     write = run._write_progress
 
-    async def recording(percent: float, step: str, now: float, quiet: bool = False) -> None:
+    async def recording(percent: float, step: str, now: float, quiet: bool = False, promptly: bool = False) -> None:
         before = run._last_progress
-        await write(percent, step, now, quiet)
+        await write(percent, step, now, quiet, promptly)
         if run._last_progress != before:
             written.append((round(percent, 1), step))
 
