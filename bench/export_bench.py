@@ -500,7 +500,8 @@ def report(results: list[Result], floor: dict[str, float], args: argparse.Namesp
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"load average now {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
     print(f"floors (same run, same filter, median of {FLOOR_RUNS}): bare PyMongo find unsorted"
-          f" {floor['unsorted']:.1f} s (range {floor['unsorted_range']:.1f}), sorted by the database {floor['sorted']:.1f} s"
+          f" {floor['unsorted']:.1f} s (range {floor['unsorted_range']:.1f}),"
+          f" sorted by the database {floor['sorted']:.1f} s"
           f" ({floor['documents']:,.0f} documents)")  # fmt: skip
     header = ["", *(f"{r.side} {r.order}" for r in results)]
     rows: list[list[str]] = []
