@@ -46,6 +46,7 @@ bench: $(INSTALLED) $(FERRETDB)
 	$(BIN)/python -m bench.media_bench
 	$(BIN)/python -m bench.console_bench
 	$(BIN)/python -m bench.job_queries_bench
+	$(BIN)/python -m bench.catalog_read_bench --gc settle
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
