@@ -228,15 +228,7 @@ def clock(milliseconds: int, decimal_separator: str) -> str:
 
 def _drop_frame_count(frame: int, rate: Fraction) -> int:
     """Add back the skipped labels so the count splits like non-drop (FORMAT-FACTS §1.3)."""
-    dropped = DROPPED_PER_MINUTE.get(rate)
-    if dropped is None:
-        raise TimecodeError(f"drop frame does not exist at {SUPPORTED_RATES.get(rate, rate)} fps")
-    base = timecode_base(rate)
-    per_ten_minutes = 600 * base - 9 * dropped
-    per_minute = 60 * base - dropped
-    tens, remainder = divmod(frame, per_ten_minutes)
-    extra = dropped * ((remainder - dropped) // per_minute) if remainder >= dropped else 0
-    return frame + 9 * dropped * tens + extra
+    return _drop_frame_counter(rate)(frame)
 
 
 # Float arithmetic gives the exact half-up rounding whenever the scaled time is not within this of a
@@ -291,7 +283,7 @@ def timecodes_at(frames: Sequence[int], rate: Fraction, drop_frame: bool, offset
 
 
 def _drop_frame_counter(rate: Fraction) -> Callable[[int], int]:
-    """`_drop_frame_count` at one rate, its constants worked out once."""
+    """`_drop_frame_count` at one rate, its constants worked out once (for a column of frames)."""
     dropped = DROPPED_PER_MINUTE.get(rate)
     if dropped is None:
         raise TimecodeError(f"drop frame does not exist at {SUPPORTED_RATES.get(rate, rate)} fps")
