@@ -106,9 +106,9 @@ async def read_catalog(
     """
     cursor = collection.find(catalog_query(repo_guid, full_path, event_ids)).batch_size(CATALOG_BATCH_SIZE)
     # A batch at a time (`to_list`: no per-document `async for` step on the event loop), each
-    # repaired in a thread while the database works on the next one (its getMore is sent as soon
-    # as the batch is handed over); the whole is ordered at the end. One repairing thread: more
-    # would only take turns at the GIL with each other and the event loop.
+    # repaired in a thread while the next `to_list` waits for the database's next batch (its getMore
+    # goes out once this batch is handed over and the progress noted); the whole is ordered at the
+    # end. One repairing thread: more would only take turns at the GIL with each other and the loop.
     loop = asyncio.get_running_loop()
     repairs: list[asyncio.Future[_Batch]] = []
     documents = 0

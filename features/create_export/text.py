@@ -23,6 +23,13 @@ def single_line(text: str) -> str:
     return _SPACES.sub(" ", flattened).strip()
 
 
+def is_single_line(text: str) -> bool:
+    """True when `single_line(text)` is `text` itself (nearly every catalog value), found without its
+    regexes: printable text has no line break, tab or control (no space `str.strip` removes but the
+    ASCII one is printable), so only a run of spaces or a space at an end would change."""
+    return text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
+
+
 def ascii_only(text: str) -> str:
     """Transliterate what has an ASCII form (é → e), drop the rest (EDLs must be ASCII)."""
     decomposed = unicodedata.normalize("NFKD", text)

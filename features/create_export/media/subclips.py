@@ -19,6 +19,7 @@ import asyncio
 import bisect
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -46,7 +47,7 @@ class SubclipCut:
 
 
 def plan_cuts(
-    segments: dict[str, list[Segment]],
+    segments: Mapping[str, Sequence[Segment]],
     sources: list[str],
     handle_seconds: float,
     media: MediaContext,

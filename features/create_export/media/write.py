@@ -8,7 +8,7 @@ is one artifact error naming the file; a missing tool fails the job the same way
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -28,7 +28,7 @@ Progress = Callable[[float, str], Awaitable[None]]
 class MediaRequest:
     options: MediaOptions
     full_path: str
-    segments: dict[str, list[Segment]]
+    segments: Mapping[str, Sequence[Segment]]
     concurrency: int
 
 

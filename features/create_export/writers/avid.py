@@ -30,7 +30,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from features.create_export.segment_table import SegmentTable
-from features.create_export.text import single_line, truncate
+from features.create_export.text import is_single_line, single_line, truncate
 from features.create_export.timeline import WRITE_BUFFER, Segment, Timeline, WrittenFile
 
 USER = "AI Spark"
@@ -71,9 +71,7 @@ def _comments(segments: list[Segment]) -> list[str]:
 
 def _comment(text: str) -> str:
     """One line (tabs and line breaks would break the row), cut to COMMENT_LIMIT."""
-    # single_line leaves printable text with single inner spaces as it is (a space Python does not
-    # count as printable is never one str.strip removes either): skip its regexes then.
-    if not (text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "):
+    if not is_single_line(text):  # nearly always it is: single_line's regexes are skipped
         text = single_line(text)
     return truncate(text, COMMENT_LIMIT)
 

@@ -47,7 +47,7 @@ from fractions import Fraction
 from pathlib import Path, PureWindowsPath
 
 from features.create_export.segment_table import SegmentTable
-from features.create_export.text import ascii_only, single_line
+from features.create_export.text import ascii_only, is_single_line, single_line
 from features.create_export.timecode import frame_to_timecode, seconds_to_frame
 from features.create_export.timeline import WRITE_BUFFER, Segment, SelectRange, Timeline, WrittenFile
 
@@ -212,7 +212,7 @@ def _is_one_plain_ascii_line(text: str) -> bool:
     """True when `single_line(ascii_only(text))` is `text` itself (most catalog values), so the
     normalisation and the regexes can be skipped: printable ASCII has no decomposition, line break
     or control, and single spaces inside are kept."""
-    return text.isascii() and text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
+    return text.isascii() and is_single_line(text)
 
 
 def _cut(text: str, limit: int) -> str:

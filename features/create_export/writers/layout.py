@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from features.create_export.segment_table import SegmentTable
-from features.create_export.text import single_line, truncate, xml_safe
+from features.create_export.text import is_single_line, single_line, truncate, xml_safe
 from features.create_export.timecode import SUPPORTED_RATES, exact_seconds, seconds_to_frame, supports_drop_frame
 from features.create_export.timeline import WRITE_BUFFER, Segment, SelectRange, Timeline
 
@@ -236,7 +236,7 @@ def _name_as_is(text: str) -> str:
     surrogates, non-characters) is unprintable, and the one printable change it makes is to a run of
     spaces; so printable text with no double space and nothing to strip or cut is left as it is.
     """
-    if len(text) <= NAME_LIMIT and text.isprintable() and "  " not in text and text == text.strip():
+    if len(text) <= NAME_LIMIT and is_single_line(text):
         return text
     return ""
 
