@@ -7,7 +7,10 @@ FERRETDB := .build/ferretdb-embedded
 
 .PHONY: install run test pytest smoke fuzz bench lint format ferretdb clean
 
-$(INSTALLED): pyproject.toml
+# The C speedups (setup.py) are rebuilt when a source changes.
+NATIVE_SOURCES := $(wildcard shared/*.c features/*/*.c features/*/*/*.c)
+
+$(INSTALLED): pyproject.toml setup.py $(NATIVE_SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -1,0 +1,22 @@
+"""The C speedups of the export (issue 14), built next to their Python modules by `pip install -e .`.
+
+Each extension is optional: where there is no C compiler the build goes on without it, and the module
+that uses it falls back to the pure-Python code it mirrors (and that its tests compare it with).
+`tests/test_native.py` insists on every one, so CI cannot pass with one silently missing.
+"""
+
+from setuptools import Extension, setup
+
+# module name → its C source
+NATIVE_MODULES = {
+    "shared._catalog_native": "shared/_catalog_native.c",
+}
+COMPILE_ARGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"]
+
+if __name__ == "__main__":
+    setup(
+        ext_modules=[
+            Extension(name, [source], optional=True, extra_compile_args=COMPILE_ARGS)
+            for name, source in NATIVE_MODULES.items()
+        ]
+    )
