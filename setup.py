@@ -11,7 +11,8 @@ from setuptools import Extension, setup
 NATIVE_MODULES = {
     "shared._catalog_native": "shared/_catalog_native.c",
 }
-COMPILE_ARGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"]
+# No -Werror: a newer compiler's new warning must not turn into a missing (optional) extension.
+COMPILE_ARGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 
 if __name__ == "__main__":
     setup(

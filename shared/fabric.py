@@ -27,8 +27,9 @@ from email.utils import parsedate_to_datetime
 from itertools import pairwise
 from typing import Annotated, Any
 
+import bson
 import httpx
-from bson import Decimal128, ObjectId
+from bson import CodecOptions, Decimal128, ObjectId
 from fastapi import Depends, Request
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -36,6 +37,11 @@ from shared.db import scoped_filter
 from shared.fabric_rate import FabricGate
 from shared.metrics import Metrics, push_outcome
 from shared.settings import Settings
+
+try:
+    from shared import _catalog_native
+except ImportError:  # built without a C compiler (setup.py): the same, decoded by PyMongo
+    _catalog_native = None
 
 INSIGHTS_PATH = "/catalogs/aiEnrichedMetadata/insights/llm/add"
 CATALOG_BATCH_SIZE = 1000
@@ -104,19 +110,24 @@ async def read_catalog(
     two duplicates is kept, and the order of the warnings, are as they were; then events are ordered
     by their repaired start (a stable sort: ties keep that order).
     """
-    cursor = collection.find(catalog_query(repo_guid, full_path, event_ids)).batch_size(CATALOG_BATCH_SIZE)
-    # A batch at a time (`to_list`: no per-document `async for` step on the event loop), each
-    # repaired in a thread while the next `to_list` waits for the database's next batch (its getMore
-    # goes out once this batch is handed over and the progress noted); the whole is ordered at the
-    # end. One repairing thread: more would only take turns at the GIL with each other and the loop.
+    # Raw batches (issue 14): PyMongo leaves each batch's documents as BSON, and they are decoded in
+    # the repairing thread, off the event loop, the clean ones straight to events by
+    # `shared._catalog_native` without a dict of every field (the same cursor otherwise: retried
+    # reads, read preference and the cursor's server are PyMongo's as with `find`).
+    query = catalog_query(repo_guid, full_path, event_ids)
+    cursor = collection.find_raw_batches(query).batch_size(CATALOG_BATCH_SIZE)
+    codec_options = collection.codec_options
+    # Each batch is repaired in a thread while the cursor waits for the database's next one; the
+    # whole is ordered at the end. One repairing thread: more would only take turns at the GIL with
+    # each other and the loop.
     loop = asyncio.get_running_loop()
     repairs: list[asyncio.Future[_Batch]] = []
     documents = 0
     repairer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-repair")
     try:
-        while batch := await cursor.to_list(CATALOG_BATCH_SIZE):
-            repairs.append(loop.run_in_executor(repairer, repair_batch, batch))
-            documents += len(batch)
+        async for raw in cursor:
+            repairs.append(loop.run_in_executor(repairer, repair_raw_batch, raw, codec_options))
+            documents += count_documents(raw)
             if on_read is not None:
                 await on_read(documents)
         batches = list(await asyncio.gather(*repairs))
@@ -148,6 +159,33 @@ def _id(event: CatalogEvent) -> str:
     return event.id
 
 
+def repair_raw_batch(raw: bytes, codec_options: CodecOptions) -> _Batch:
+    """`repair_batch` of one raw batch (blocking): the clean documents made events in C where the
+    extension is built, every other one decoded by PyMongo and repaired in Python."""
+    if _catalog_native is None:
+        return repair_batch(bson.decode_all(raw, codec_options))
+    clean, others = _catalog_native.scan_batch(raw, CatalogEvent)
+    view = memoryview(raw)
+    dirty = [
+        _dirty(document)
+        for offset, size in others
+        for document in bson.decode_all(view[offset : offset + size], codec_options)
+    ]
+    clean.sort(key=_start)
+    return _Batch(clean, dirty)
+
+
+def count_documents(raw: bytes) -> int:
+    """How many documents a raw batch holds (each BSON document starts with its length)."""
+    if _catalog_native is not None:
+        return _catalog_native.count_documents(raw)
+    count = offset = 0
+    while offset < len(raw):
+        count += 1
+        offset += max(int.from_bytes(raw[offset : offset + 4], "little", signed=True), 5)
+    return count
+
+
 def repair_batch(documents: list[dict[str, Any]]) -> _Batch:
     """Each document of a batch repaired (blocking). Clean events are sorted here by start, a
     thousand at a time, so the final sort only merges runs."""
@@ -159,10 +197,15 @@ def repair_batch(documents: list[dict[str, Any]]) -> _Batch:
         if event is not None:
             keep(event)
         else:
-            key = bson_order(document.get("start")) + bson_order(document.get("_id"))
-            dirty.append((key, *_repair(document)))
+            dirty.append(_dirty(document))
     clean.sort(key=_start)
     return _Batch(clean, dirty)
+
+
+def _dirty(document: dict[str, Any]) -> _Dirty:
+    """A document that needs the repair, with its place in the database's `(start, _id)` order."""
+    key = bson_order(document.get("start")) + bson_order(document.get("_id"))
+    return (key, *_repair(document))
 
 
 def _dirty_key(item: _Dirty) -> tuple[Any, ...]:

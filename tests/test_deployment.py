@@ -57,3 +57,14 @@ def test_env_example_lists_every_setting() -> None:
 
     listed = set(re.findall(r"^#? ?([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert {name.upper() for name in Settings.model_fields} <= listed
+
+
+def test_the_image_builds_its_own_c_speedups() -> None:
+    """setup.py's extensions are compiled in a stage with a compiler and copied next to their
+    modules; host-built ones never enter the context (another libc, maybe another CPU)."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+
+    assert "python setup.py build_ext --inplace" in dockerfile
+    assert re.search(r"^COPY --from=native /built/ \./$", dockerfile, re.MULTILINE)
+    assert "**/*.so" in ignored and ".venv" in ignored

@@ -326,3 +326,141 @@ def test_batches_come_out_as_the_databases_sort_would_give_them() -> None:
         read = assemble([repair_batch(documents[at : at + size]) for at in range(0, len(documents), size)])
         assert read.events == expected_events
         assert [(warning.event_id, warning.code) for warning in read.warnings] == expected_warnings
+
+
+# --- the clean path in C (shared/_catalog_native.c) -----------------------------------------------
+
+
+def bson_of(*pairs: tuple[str, object]) -> bytes:
+    """A BSON document of the pairs in this order, keys repeated if given twice (a dict cannot)."""
+    import bson
+
+    elements = b"".join(bson.encode({key: value})[4:-1] for key, value in pairs)
+    return (len(elements) + 5).to_bytes(4, "little") + elements + b"\x00"
+
+
+def splice(document: bytes, element: bytes) -> bytes:
+    """The document with one more element, given as its raw bytes, at its end."""
+    elements = document[4:-1] + element
+    return (len(elements) + 5).to_bytes(4, "little") + elements + b"\x00"
+
+
+def awkward_documents() -> list[bytes]:
+    """Every mix of clean and awkward fields of the fast-path test, plus repeated keys, other
+    types around them and text that only looks non-empty."""
+    import re
+    from datetime import datetime
+    from itertools import product
+
+    from bson import Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey, Regex, Timestamp
+
+    ids = [ObjectId("5f0000000000000000000001"), "text-id", 7]
+    types = ["face", "  ", "\u3000\u2003", None, 3]
+    values = ["a value", "", " é ", None, 12]
+    times = [0.0, 1.5, -1.0, -0.0, math.nan, math.inf, 2, Int64(2), None, True]
+    confidences = [None, 0.5, math.nan, 80]
+    extras = [
+        [],
+        [("source", "asr"), ("fullPath", "/a.mov")],
+        [("source", 3), ("fullPath", None)],
+        [("positions", [1])],
+        [("positions", None)],
+        [("other", {"nested": [1, {"a": b"\x00"}]}), ("bin", Binary(b"xy", 5)), ("when", datetime(2026, 1, 1))],
+        [("dec", Decimal128("1.5")), ("code", Code("f()")), ("ts", Timestamp(1, 2)), ("keys", [MinKey(), MaxKey()])],
+        [("pattern", Regex("a.*", re.I)), ("pointer", DBRef("c", 1)), ("empty", Regex("", ""))],
+    ]
+    documents = []
+    for raw_id, kind, value, start, end, confidence, extra in product(
+        ids, types, values, times, times[:4], confidences, extras
+    ):
+        pairs = [("_id", raw_id), ("sdnaEventType", kind), ("eventValue", value), ("start", start), ("end", end)]
+        pairs = [(key, item) for key, item in pairs if item is not None or key == "eventValue"]
+        if confidence is not None:
+            pairs.append(("confidenceScore", confidence))
+        documents.append(bson_of(*pairs, *extra))
+    clean = [("_id", ObjectId()), ("sdnaEventType", "face"), ("eventValue", "v"), ("start", 1.0), ("end", 2.0)]
+    documents += [
+        bson_of(*clean, ("eventValue", "")),  # the last of two equal keys wins, as in a dict
+        bson_of(*clean[:2], ("eventValue", ""), *clean[2:]),
+        bson_of(*clean, ("start", 3.0)),
+        bson_of(*clean, ("positions", [1]), ("positions", None)),
+        # A deprecated DB pointer (0x0C: a string and an ObjectId), which PyMongo reads as a DBRef.
+        splice(bson_of(*clean), b"\x0cpointer\x00\x02\x00\x00\x00c\x00" + bytes(12)),
+    ]
+    return documents
+
+
+def test_the_c_scan_makes_exactly_what_the_python_clean_path_makes() -> None:
+    """For each document, `scan_batch` gives the event `_clean_event` gives for it decoded, or
+    hands it back (by offset and length) exactly when `_clean_event` declines it."""
+    import bson
+
+    from shared import _catalog_native, fabric
+
+    documents = awkward_documents()
+    batch = b"".join(documents)
+    clean, others = _catalog_native.scan_batch(batch, CatalogEvent)
+
+    expected_clean, expected_others, offset = [], [], 0
+    for raw in documents:
+        event = fabric._clean_event(bson.decode(raw))
+        if event is None:
+            expected_others.append((offset, len(raw)))
+        else:
+            expected_clean.append(event)
+        offset += len(raw)
+    assert clean == expected_clean
+    assert others == expected_others
+    assert 0 < len(clean) < len(documents)
+    assert _catalog_native.count_documents(batch) == len(documents)
+
+
+def test_text_that_is_not_utf8_is_left_to_pymongo_which_refuses_it_as_before() -> None:
+    import bson
+
+    from shared import _catalog_native
+    from shared.fabric import repair_raw_batch
+
+    good = bson_of(("_id", ObjectId()), ("sdnaEventType", "face"), ("eventValue", "vé"), ("start", 1.0), ("end", 2.0))
+    bad = good.replace("vé".encode(), b"v\xff")
+    clean, others = _catalog_native.scan_batch(good + bad, CatalogEvent)
+    assert len(clean) == 1 and others == [(len(good), len(bad))]
+    with pytest.raises(bson.errors.InvalidBSON):
+        repair_raw_batch(good + bad, bson.DEFAULT_CODEC_OPTIONS)
+
+
+def test_a_batch_with_broken_framing_hands_back_its_tail() -> None:
+    """A length that overruns the batch ends the scan: the rest is one span, which PyMongo's decoder
+    refuses (the read fails, as it did when PyMongo decoded every batch)."""
+    import bson
+
+    from shared import _catalog_native
+    from shared.fabric import count_documents, repair_raw_batch
+
+    good = bson_of(("_id", ObjectId()), ("sdnaEventType", "face"), ("eventValue", "v"), ("start", 1.0), ("end", 2.0))
+    for tail in (good[:-3], b"\x01\x00", b"\xff\xff\xff\x7f" + good[4:]):
+        clean, others = _catalog_native.scan_batch(good + tail, CatalogEvent)
+        assert len(clean) == 1 and others == [(len(good), len(tail))]
+        assert count_documents(good + tail) == 2
+        with pytest.raises(bson.errors.InvalidBSON):
+            repair_raw_batch(good + tail, bson.DEFAULT_CODEC_OPTIONS)
+    with pytest.raises(TypeError):
+        _catalog_native.scan_batch("not bytes", CatalogEvent)
+
+
+def test_a_raw_batch_is_repaired_as_its_decoded_documents_are(monkeypatch) -> None:
+    """`repair_raw_batch` with the C scan, and without it (no compiler: PyMongo decodes every
+    document), gives what `repair_batch` gives for the decoded documents."""
+    import bson
+
+    from shared import fabric
+
+    documents = awkward_documents()
+    documents = documents[::7] + documents[-6:]  # the Python repair of each is slow: a sample
+    batch = b"".join(documents)
+    expected = fabric.repair_batch([bson.decode(raw) for raw in documents])
+    assert fabric._catalog_native is not None
+    assert fabric.repair_raw_batch(batch, bson.DEFAULT_CODEC_OPTIONS) == expected
+    monkeypatch.setattr(fabric, "_catalog_native", None)
+    assert fabric.repair_raw_batch(batch, bson.DEFAULT_CODEC_OPTIONS) == expected
+    assert fabric.count_documents(batch) == len(documents)
