@@ -22,6 +22,8 @@
 #define CHUNK_SLACK 65536
 /* A chunk's first room when `bytes_per_write` is huge: it grows as cues arrive. */
 #define CHUNK_FIRST_ROOM (1 << 20)
+/* The shown text's first room: a few lines; it doubles as more are shown at once. */
+#define SHOWN_FIRST_ROOM 4096
 
 /* The spans, read once with the GIL. */
 typedef struct {
@@ -182,7 +184,10 @@ static int sweep_init(Sweep *sweep, Py_ssize_t count) {
     size_t items = count > 0 ? (size_t)count : 1;
     sweep->active = PyMem_RawMalloc(items * sizeof(Py_ssize_t));
     sweep->ending = PyMem_RawMalloc(items * sizeof(Ending));
-    return sweep->active != NULL && sweep->ending != NULL ? 0 : -1;
+    /* Never NULL, even while every shown text is empty: memcpy and memmove may not be given NULL. */
+    sweep->shown_room = SHOWN_FIRST_ROOM;
+    sweep->shown = PyMem_RawMalloc(sweep->shown_room);
+    return sweep->active != NULL && sweep->ending != NULL && sweep->shown != NULL ? 0 : -1;
 }
 
 static void sweep_free(Sweep *sweep) {
