@@ -10,6 +10,7 @@ from setuptools import Extension, setup
 # module name → its C source
 NATIVE_MODULES = {
     "shared._catalog_native": "shared/_catalog_native.c",
+    "features.create_export.writers._srt_native": "features/create_export/writers/_srt_native.c",
 }
 # No -Werror: a newer compiler's new warning must not turn into a missing (optional) extension.
 COMPILE_ARGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"]

@@ -8,12 +8,17 @@ frames, milliseconds and timecodes come from `exact.py` (decimal arithmetic, the
 from __future__ import annotations
 
 import bisect
+import contextlib
 import csv
 import html
 import itertools
 import json
 import re
+import subprocess
+import sys
 import tempfile
+import threading
+import tracemalloc
 from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -39,6 +44,7 @@ CSV_HEADER = ["id", "sdnaEventType", "eventValue", "start", "end", "confidenceSc
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 SRT_TIMING = re.compile(r"(\d{2,}):([0-5]\d):([0-5]\d),(\d{3}) --> (\d{2,}):([0-5]\d):([0-5]\d),(\d{3})")
 VTT_TIMING = re.compile(r"(\d{2,}):([0-5]\d):([0-5]\d)\.(\d{3}) --> (\d{2,}):([0-5]\d):([0-5]\d)\.(\d{3})")
+ROOT = Path(__file__).resolve().parents[3]
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 AVID_COLOURS = {"transcript": "blue", "events": "green", "comments": "yellow", "markers": "red"}
 
@@ -411,6 +417,232 @@ def test_srt_arrows_of_any_length_are_broken(tmp_path: Path) -> None:
     srt_writer.write_segments(path, [segment], timeline())
     (cue,) = read_srt_strictly(path.read_text(encoding="utf-8"))
     assert cue[2] == ["a -> b -> c ->> d"]
+
+
+# --- SRT: the C cue loop ----------------------------------------------------------------------------
+
+NATIVE = srt_writer._srt_native  # the module srt.py writes with; None where it is not built
+needs_native = pytest.mark.skipif(NATIVE is None, reason="the C extension writers._srt_native is not built")
+# Lines as `_shown_line` makes them, and the ones it never makes but the C must copy as they are.
+SRT_LINES = st.one_of(
+    st.sampled_from([b"", b"\n", b"a\n", "\u00e9 -> \u00fc\n".encode(), "\u65e5\u672c <\u200bb>\n".encode()]),
+    st.text(max_size=6).map(lambda text: text.encode("utf-8") + b"\n"),
+)
+# Small times, so starts and ends coincide and neighbours touch; around 100 hours; up to a long long.
+SRT_STARTS = st.one_of(st.integers(0, 40), st.integers(359_999_990, 360_000_010), st.integers(0, 2**63 - 2**31))
+SRT_LENGTHS = st.one_of(st.integers(1, 12), st.integers(1, 2**30))
+
+
+class Chunks:
+    """A stream that keeps each write."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write(self, chunk: bytes) -> int:
+        self.chunks.append(chunk)
+        return len(chunk)
+
+
+def spans_of(spans: Sequence[tuple[int, int, bytes]]) -> tuple[list[int], list[int], list[bytes]]:
+    ordered = sorted(spans, key=lambda span: span[0])
+    return (
+        [start for start, _, _ in ordered],
+        [start + length for start, length, _ in ordered],
+        [line for _, _, line in ordered],
+    )
+
+
+def python_chunks(starts: list[int], ends: list[int], lines: list[bytes], bytes_per_write: int) -> tuple[int, list]:
+    stream = Chunks()
+    count = srt_writer.python_write_cues(stream, starts, ends, lines, bytes_per_write)
+    # write_in_chunks writes an empty last chunk after a full one; the C leaves out that no-op.
+    if len(stream.chunks) > 1 and stream.chunks[-1] == b"":
+        stream.chunks.pop()
+    return count, stream.chunks
+
+
+def native_chunks(starts: list[int], ends: list[int], lines: list[bytes], bytes_per_write: int) -> tuple[int, list]:
+    stream = Chunks()
+    count = NATIVE.write_cues(stream.write, starts, ends, lines, bytes_per_write)
+    return count, stream.chunks
+
+
+def test_srt_writer_uses_the_native_module_when_it_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    native = pytest.importorskip("features.create_export.writers._srt_native", reason="the C extension is not built")
+    assert srt_writer._srt_native is native
+    calls = []
+    write_cues = native.write_cues
+    monkeypatch.setattr(native, "write_cues", lambda *args: calls.append(args) or write_cues(*args))
+    srt_writer.write_segments(tmp_path / "out.srt", hostile_segments(), timeline())
+    assert len(calls) == 1
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(SRT_STARTS, SRT_LENGTHS, SRT_LINES), max_size=30),
+    st.one_of(st.integers(1, 200), st.just(srt_writer.BYTES_PER_WRITE)),
+)
+def test_srt_native_cues_are_the_python_cues(spans: list[tuple[int, int, bytes]], bytes_per_write: int) -> None:
+    starts, ends, lines = spans_of(spans)
+    assert native_chunks(starts, ends, lines, bytes_per_write) == python_chunks(starts, ends, lines, bytes_per_write)
+
+
+@needs_native
+@pytest.mark.parametrize("bytes_per_write", [1, 997, srt_writer.BYTES_PER_WRITE])
+def test_srt_native_writes_many_overlapping_cues_as_python_does(bytes_per_write: int) -> None:
+    segments = by_start(many_segments(3_000))
+    starts, ends = srt_writer.cue_milliseconds(srt_writer.SegmentTable.of(segments), 40)
+    lines = [srt_writer._shown_line(srt_writer.cue_text(segment.value) or "x") for segment in segments]
+    assert native_chunks(starts, ends, lines, bytes_per_write) == python_chunks(starts, ends, lines, bytes_per_write)
+
+
+@needs_native
+@pytest.mark.parametrize("name", list(SETS))
+def test_srt_file_is_the_same_without_the_native_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: Timeline, name: str
+) -> None:
+    segments = SETS[name]()
+    native = srt_writer.write_segments(tmp_path / "native.srt", segments, line)
+    monkeypatch.setattr(srt_writer, "_srt_native", None)
+    python = srt_writer.write_segments(tmp_path / "python.srt", segments, line)
+    assert (tmp_path / "native.srt").read_bytes() == (tmp_path / "python.srt").read_bytes()
+    assert [(file.items, file.skipped) for file in native] == [(file.items, file.skipped) for file in python]
+
+
+def test_srt_of_nothing_is_one_empty_write() -> None:
+    assert python_chunks([], [], [], 10) == (0, [b""])
+    if NATIVE is not None:
+        assert native_chunks([], [], [], 10) == (0, [b""])
+
+
+GOOD_CUES = {"starts": [0, 10], "ends": [20, 30], "lines": [b"a\n", b"b\n"], "bytes_per_write": 1}
+BAD_CUES = {
+    "negative start": ({"starts": [-1, 10]}, ValueError),
+    "end before start": ({"ends": [20, 5]}, ValueError),
+    "end at start": ({"ends": [0, 30]}, ValueError),
+    "starts unsorted": ({"starts": [10, 0]}, ValueError),
+    "time past a long long": ({"starts": [0, 2**63], "ends": [20, 2**63 + 1]}, ValueError),
+    "float time": ({"starts": [0.0, 10]}, TypeError),
+    "None time": ({"ends": [20, None]}, TypeError),
+    "str line": ({"lines": [b"a\n", "b\n"]}, TypeError),
+    "bytearray line": ({"lines": [b"a\n", bytearray(b"b\n")]}, TypeError),
+    "fewer lines": ({"lines": [b"a\n"]}, ValueError),
+    "more ends": ({"ends": [20, 30, 40]}, ValueError),
+    "starts not a sequence": ({"starts": None}, TypeError),
+    "write not callable": ({"write": None}, TypeError),
+    "no bytes per write": ({"bytes_per_write": 0}, ValueError),
+    "bytes per write a str": ({"bytes_per_write": "1"}, TypeError),
+}
+
+
+def call_native(**changes: object) -> int:
+    arguments = {"write": Chunks().write, **GOOD_CUES, **changes}
+    return NATIVE.write_cues(*arguments.values())
+
+
+@needs_native
+@pytest.mark.parametrize(("changes", "error"), list(BAD_CUES.values()), ids=list(BAD_CUES))
+def test_srt_native_refuses_bad_input(changes: dict, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        call_native(**changes)
+
+
+def fail_to_write(chunk: bytes) -> None:
+    raise OSError("disk full")
+
+
+@needs_native
+def test_srt_native_passes_on_a_failed_write() -> None:
+    with pytest.raises(OSError, match="disk full"):
+        call_native(write=fail_to_write)
+
+
+@needs_native
+def test_srt_native_leaks_neither_references_nor_memory() -> None:
+    line = b"kept\n"
+    calls = [
+        {"lines": [line, line]},
+        {"lines": [line, line], "write": fail_to_write},
+        *({"lines": [line, line], **changes} for changes, _ in BAD_CUES.values() if "lines" not in changes),
+    ]
+
+    def call_all() -> None:
+        for changes in calls:
+            with contextlib.suppress(ValueError, TypeError, OSError):
+                call_native(**changes)
+
+    call_all()  # the first calls fill caches (exception types' strings, interned names)
+    references = sys.getrefcount(line)
+    tracemalloc.start()
+    try:
+        call_all()
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(200):
+            call_all()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert sys.getrefcount(line) == references
+    assert grown < 1_000, f"{grown} bytes more after 200 rounds"
+
+
+# Run in a child whose address space is capped: the shown text, then the chunk, cannot grow.
+OUT_OF_MEMORY = """
+import resource
+from features.create_export.writers._srt_native import write_cues
+with open("/proc/self/statm") as statm:
+    size = int(statm.read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (size + (256 << 20), resource.RLIM_INFINITY))
+results = []
+for starts, ends, lines in (
+    ([0] * 100, list(range(1, 101)), [b"x" * (8 << 20)] * 100),  # 800 MB shown at once
+    ([0], [1], [b"x" * (150 << 20)]),  # 150 MB shown, and a chunk as large
+):
+    try:
+        write_cues(lambda chunk: None, starts, ends, lines, 1 << 20)
+    except MemoryError:
+        results.append("MemoryError")
+print(*results, write_cues(lambda chunk: None, [0], [1], [b"after\\n"], 1))
+"""
+
+
+@needs_native
+def test_srt_native_raises_memory_error_when_it_cannot_grow() -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", OUT_OF_MEMORY], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (child.returncode, child.stdout.split()) == (0, ["MemoryError", "MemoryError", "1"]), child.stderr
+
+
+@needs_native
+def test_srt_native_lets_other_threads_run_while_it_builds_a_chunk() -> None:
+    # With a switch interval of a minute, another thread runs only where the GIL is given up. The first
+    # write wakes the observer; each of the ten 32 MB cues takes milliseconds to build, time enough for
+    # it to take the GIL and see that the cues are still being written.
+    written: list[int] = []
+    first_write = threading.Event()
+    seen: list[int] = []
+
+    def write(chunk: bytes) -> None:
+        written.append(len(chunk))
+        first_write.set()
+
+    # One 32 MB span, cut into ten cues by spans with no text.
+    starts, ends, lines = [0, *range(1, 10)], [10, *range(2, 11)], [b"x" * (32 << 20) + b"\n", *[b""] * 9]
+    observer = threading.Thread(target=lambda: first_write.wait() and seen.append(len(written)))
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(60)
+    try:
+        observer.start()
+        NATIVE.write_cues(write, starts, ends, lines, 1)
+    finally:
+        sys.setswitchinterval(interval)
+        first_write.set()
+        observer.join()
+    assert len(written) == 10
+    assert seen and seen[0] < 10
 
 
 # --- WebVTT -----------------------------------------------------------------------------------------
