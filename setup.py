@@ -11,9 +11,11 @@ from setuptools import Extension, setup
 NATIVE_MODULES = {
     "shared._catalog_native": "shared/_catalog_native.c",
     "features.create_export.writers._srt_native": "features/create_export/writers/_srt_native.c",
+    "features.create_export._timecode_native": "features/create_export/_timecode_native.c",
 }
 # No -Werror: a newer compiler's new warning must not turn into a missing (optional) extension.
-COMPILE_ARGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+# No fused multiply-add: the frame arithmetic must round as Python's floats do, step by step.
+COMPILE_ARGS = ["-O2", "-std=c11", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 
 if __name__ == "__main__":
     setup(

@@ -14,6 +14,11 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+try:
+    from features.create_export import _timecode_native
+except ImportError:  # built without a C compiler (setup.py): the Python loops below
+    _timecode_native = None
+
 HALF = Fraction(1, 2)
 
 # The rates an editor's timeline can have. Decimal labels are mapped to the exact NTSC rationals.
@@ -248,6 +253,21 @@ def milliseconds_at(seconds: Sequence[float]) -> list[int]:
 
 
 def _scaled_half_up(seconds: Sequence[float], scale: float, exact: Callable[[float], int]) -> list[int]:
+    if _timecode_native is not None and type(seconds) is list:
+        try:
+            rounded, close = _timecode_native.scaled_half_up(seconds, scale, _NEAR_WHOLE)
+        except (OverflowError, TypeError):
+            pass  # past 64 bits, or not all numbers: the loop below, as it always went
+        else:
+            for index in close:
+                rounded[index] = exact(seconds[index])
+            return rounded
+    return python_scaled_half_up(seconds, scale, exact)
+
+
+def python_scaled_half_up(seconds: Sequence[float], scale: float, exact: Callable[[float], int]) -> list[int]:
+    """`_scaled_half_up` in Python: the reference of `_timecode_native.scaled_half_up`, and the path
+    where that is not built."""
     rounded = []
     append = rounded.append
     floor = math.floor
@@ -261,8 +281,21 @@ def _scaled_half_up(seconds: Sequence[float], scale: float, exact: Callable[[flo
 
 
 def timecodes_at(frames: Sequence[int], rate: Fraction, drop_frame: bool, offset: int = 0) -> list[str]:
-    """`frame_to_timecode(offset + frame)` of every frame (issue 14: a column at a time, each
-    `HH:MM:SS` label made once per second of the timeline instead of once per frame)."""
+    """`frame_to_timecode(offset + frame)` of every frame, a column at a time (issue 14)."""
+    dropped = DROPPED_PER_MINUTE.get(rate, 0) if drop_frame else 0
+    if _timecode_native is not None and type(frames) is list and (dropped or not drop_frame):
+        try:
+            return _timecode_native.timecodes_at(
+                frames, timecode_base(rate), dropped, offset, ";" if drop_frame else ":"
+            )
+        except (OverflowError, TypeError, ValueError):
+            pass  # past 64 bits, not all ints, or before zero: the Python path says what
+    return python_timecodes_at(frames, rate, drop_frame, offset)
+
+
+def python_timecodes_at(frames: Sequence[int], rate: Fraction, drop_frame: bool, offset: int = 0) -> list[str]:
+    """`timecodes_at` in Python (the reference of `_timecode_native.timecodes_at`, and the path where
+    that is not built): each `HH:MM:SS` label made once per second of the timeline, not per frame."""
     base = timecode_base(rate)
     frame_labels = [f"{';' if drop_frame else ':'}{frames_in:02d}" for frames_in in range(base)]
     second_labels: dict[int, str] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from fractions import Fraction
 
@@ -114,3 +115,58 @@ def test_clear_lets_every_column_and_segment_go() -> None:
     table.clear()
     assert len(table) == 0
     assert table.column(("test", "x"), lambda rows: "computed again") == "computed again"
+
+
+# --- the columns in C (features/create_export/_timecode_native.c) ----------------------------------
+
+
+def test_the_columns_are_worked_out_in_c_when_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    from features.create_export import timecode
+
+    assert timecode._timecode_native is not None, "the extension is not built: make install"
+    calls: list[str] = []
+    native = timecode._timecode_native
+    for name in ("scaled_half_up", "timecodes_at"):
+        function = getattr(native, name)
+        monkeypatch.setattr(native, name, lambda *args, _f=function, _n=name: calls.append(_n) or _f(*args))
+    frames = frames_at([1.0, 2.5], Fraction(25))
+    assert timecodes_at(frames, Fraction(25), False) == ["00:00:01:00", "00:00:02:13"]
+    assert calls == ["scaled_half_up", "timecodes_at"]
+
+
+@pytest.mark.parametrize("scale", [1000.0, 24000 / 1001, 25.0, 30000 / 1001, 60.0])
+def test_c_and_python_round_every_time_alike(scale: float) -> None:
+    """Random times over many magnitudes (negative ones too), exact halves, ints, and times past
+    64 bits (the C declines them; the Python loop takes them)."""
+    from features.create_export.timecode import _scaled_half_up, python_scaled_half_up
+
+    rng = random.Random(int(scale))
+    times: list[float] = [rng.uniform(-1, 1) * 10 ** rng.uniform(-9, 14) for _ in range(30_000)]
+    times += [(2 * step + 1) / (2 * scale) for step in range(0, 200_000, 13)] + [0, 7, -0.0]
+
+    def exact(value: float) -> int:
+        return math.floor(Fraction(value) * Fraction(scale) + Fraction(1, 2))
+
+    assert _scaled_half_up(times, scale, exact) == python_scaled_half_up(times, scale, exact)
+    huge = [1.0, 1e300]
+    assert _scaled_half_up(huge, scale, exact) == python_scaled_half_up(huge, scale, exact)
+    with pytest.raises(OverflowError):
+        _scaled_half_up([math.inf], scale, exact)
+
+
+def test_c_and_python_label_every_frame_alike() -> None:
+    from features.create_export.timecode import TimecodeError, python_timecodes_at
+
+    rng = random.Random(11)
+    frames = [rng.randint(0, 10 ** rng.randint(1, 12)) for _ in range(20_000)] + [0, 2**53 + 1]
+    for rate in SUPPORTED_RATES:
+        for drop_frame in (False, True) if supports_drop_frame(rate) else (False,):
+            for offset in (0, 107_892, -5):
+                kept = [frame for frame in frames if frame + offset >= 0]
+                assert timecodes_at(kept, rate, drop_frame, offset) == python_timecodes_at(
+                    kept, rate, drop_frame, offset
+                )
+    with pytest.raises(TimecodeError, match="before 00:00:00:00"):
+        timecodes_at([3, 1], Fraction(25), False, offset=-2)
+    with pytest.raises(TimecodeError, match="drop frame does not exist"):
+        timecodes_at([1], Fraction(25), True)
