@@ -10,6 +10,7 @@ from setuptools import Extension, setup
 # module name → its C source
 NATIVE_MODULES = {
     "shared._catalog_native": "shared/_catalog_native.c",
+    "features.create_export.writers._rows_native": "features/create_export/writers/_rows_native.c",
 }
 COMPILE_ARGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"]
 
