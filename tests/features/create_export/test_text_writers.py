@@ -345,6 +345,70 @@ def test_csv_numbers_never_use_exponents(tmp_path: Path) -> None:
     assert row[3:6] == ["0.00001", "12345678.5", "0.0000001"]
 
 
+def test_csv_uses_the_native_rows(tmp_path: Path) -> None:
+    native = native_rows()
+    assert csv_writer._rows_native is native
+    with mock.patch.object(native, "csv_rows", wraps=native.csv_rows) as csv_rows:
+        csv_writer.write_segments(tmp_path / "out.csv", hostile_segments(), timeline())
+    assert csv_rows.call_count == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(segments=SEGMENTS)
+def test_csv_native_rows_are_the_python_rows(segments: list[Segment]) -> None:
+    native_rows()
+    line = timeline()
+    assert written_by(csv_writer, segments, line, native=True) == written_by(csv_writer, segments, line, native=False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=ANY_FLOAT, scale=st.integers(-30, 30))
+def test_csv_native_numbers_are_plain_numbers(value: float, scale: int) -> None:
+    native_rows()
+    values = [value, abs(value), round(value, 3) * 10.0**scale, 10.0**scale, -(10.0**scale)]
+    segments = [Segment(id="f", event_type="t", value="v", start=number, end=number) for number in values]
+    line = timeline()
+    assert written_by(csv_writer, segments, line, native=True) == written_by(csv_writer, segments, line, native=False)
+
+
+def test_csv_native_rows_across_chunks_and_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    native_rows()
+    monkeypatch.setattr(csv_writer, "CHUNK", 7)
+    unusual = [
+        Segment(id="int", event_type="t", value="v", start=3, end=4, confidence=True),  # type: ignore[arg-type]
+        Segment(id=Text("=sub"), event_type="t", value=Text('class, "quoted"'), start=1.0, end=2.0),
+        Segment(id="exp", event_type="t", value="v", start=1e-05, end=1e16, confidence=1e-7),
+        Segment(id="zero", event_type="t", value="", start=-0.0, end=0.0, confidence=-0.0, source=""),
+        Segment(id="@", event_type="\r\n", value='"', start=1.5, end=2.5, source="-,"),
+    ]
+    segments = [*hostile_segments(), *many_segments(40), *unusual]
+    line = timeline()
+    assert written_by(csv_writer, segments, line, native=True) == written_by(csv_writer, segments, line, native=False)
+
+
+def test_csv_python_path_is_the_text_writer_it_replaced(tmp_path: Path) -> None:
+    """The binary file with its own BOM holds what `csv.writer` on a `utf-8-sig` text file wrote."""
+    segments = [*hostile_segments(), *many_segments(2_500)]
+    path = tmp_path / "before.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as stream:
+        writer = csv.writer(stream, lineterminator="\r\n")
+        writer.writerow(csv_writer.HEADER)
+        writer.writerows(csv_writer._row(segment) for segment in by_start(segments))
+    assert written_by(csv_writer, segments, timeline(), native=False) == path.read_bytes()
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
+def test_csv_refuses_a_lone_surrogate_either_way(tmp_path: Path, native: bool) -> None:
+    if native:
+        native_rows()
+    segment = Segment(id="s", event_type="t", value="half \udfff a pair", start=1.0, end=2.0)
+    with (
+        mock.patch.object(csv_writer, "_rows_native", csv_writer._rows_native if native else None),
+        pytest.raises(UnicodeEncodeError, match="surrogates not allowed"),
+    ):
+        csv_writer.write_segments(tmp_path / "out.csv", [segment], timeline())
+
+
 # --- SRT --------------------------------------------------------------------------------------------
 
 
