@@ -424,10 +424,10 @@ static PyObject *finish(Plan *plan) {
 
 /* --- pass 1: reading the segments ------------------------------------------------------------- */
 
-static PyObject *name_id, *name_event_type, *name_value, *name_start, *name_end, *name_confidence, *name_source,
-    *name_positions;
-
 enum { ID, EVENT_TYPE, VALUE, START, END, CONFIDENCE, SOURCE, POSITIONS, FIELDS };
+
+/* The segment's attribute names, interned once, in the order above. */
+static PyObject *field_names[FIELDS];
 
 static void release_fields(PyObject **fields, int count) {
     for (int i = 0; i < count; i++) {
@@ -443,14 +443,6 @@ typedef struct {
     PyTypeObject *type; /* NULL: read every segment through getattr */
     Py_ssize_t offsets[FIELDS];
 } Layout;
-
-static PyObject *const *field_names(void) {
-    static PyObject *names[FIELDS];
-    PyObject *order[FIELDS] = {name_id,  name_event_type, name_value,  name_start,
-                               name_end, name_confidence, name_source, name_positions};
-    memcpy(names, order, sizeof(order));
-    return names;
-}
 
 static int slot_offset(PyTypeObject *type, PyObject *name, Py_ssize_t *offset) {
     PyObject *descriptor = PyObject_GetAttr((PyObject *)type, name);
@@ -477,9 +469,8 @@ static void find_layout(PyObject *segments, Layout *layout) {
     if (type->tp_getattro != PyObject_GenericGetAttr) {
         return;
     }
-    PyObject *const *names = field_names();
     for (int i = 0; i < FIELDS; i++) {
-        if (!slot_offset(type, names[i], &layout->offsets[i])) {
+        if (!slot_offset(type, field_names[i], &layout->offsets[i])) {
             return;
         }
     }
@@ -501,9 +492,8 @@ static int read_segment(PyObject *segment, const Layout *layout, PyObject **fiel
         }
         release_fields(fields, i); /* an unset slot: getattr raises its AttributeError */
     }
-    PyObject *const *names = field_names();
     for (int i = 0; i < FIELDS; i++) {
-        fields[i] = PyObject_GetAttr(segment, names[i]);
+        fields[i] = PyObject_GetAttr(segment, field_names[i]);
         if (fields[i] == NULL) {
             release_fields(fields, i);
             return -1;
@@ -780,15 +770,10 @@ static struct PyModuleDef module = {
 };
 
 static int intern_names(void) {
-    struct {
-        PyObject **slot;
-        const char *text;
-    } names[] = {{&name_id, "id"},       {&name_event_type, "event_type"}, {&name_value, "value"},
-                 {&name_start, "start"}, {&name_end, "end"},               {&name_confidence, "confidence"},
-                 {&name_source, "source"}, {&name_positions, "positions"}};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        *names[i].slot = PyUnicode_InternFromString(names[i].text);
-        if (*names[i].slot == NULL) {
+    const char *names[FIELDS] = {"id", "event_type", "value", "start", "end", "confidence", "source", "positions"};
+    for (int i = 0; i < FIELDS; i++) {
+        field_names[i] = PyUnicode_InternFromString(names[i]);
+        if (field_names[i] == NULL) {
             return -1;
         }
     }
