@@ -12,26 +12,58 @@ written as plain decimals (`0.00001`, never `1e-05`), and an empty cell means "n
 
 from __future__ import annotations
 
+import codecs
 import csv
-from collections.abc import Sequence
+import io
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
 from features.create_export.segment_table import SegmentTable
 from features.create_export.timeline import WRITE_BUFFER, Segment, Timeline, WrittenFile
 
+try:  # the C speedup (setup.py builds it where it can); without it, the Python path writes the same
+    from features.create_export.writers import _rows_native
+except ImportError:
+    _rows_native = None
+
 HEADER = ("id", "sdnaEventType", "eventValue", "start", "end", "confidenceScore", "source")
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+CHUNK = 2000
 
 
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """Write one row per segment under the header and return the file written."""
     table = SegmentTable.of(segments)
-    with path.open("w", encoding="utf-8-sig", newline="", buffering=WRITE_BUFFER) as stream:
-        writer = csv.writer(stream, lineterminator="\r\n")
-        writer.writerow(HEADER)
-        writer.writerows(_row(segment) for segment in table)
+    # A binary file that writes its own byte-order mark: the C rows are UTF-8 already.
+    with path.open("wb", buffering=WRITE_BUFFER) as stream:
+        stream.write(codecs.BOM_UTF8 + _csv_bytes([HEADER]))
+        render = _python_chunk if _rows_native is None else _native_chunk
+        # A chunk at a time, so neither path holds the GIL for long (see json.py).
+        for first in range(0, len(table), CHUNK):
+            stream.write(render(table.segments, first, min(first + CHUNK, len(table))))
     return [WrittenFile(path=path, items=len(table))]
+
+
+def _csv_bytes(rows: Iterable[tuple[str, ...]]) -> bytes:
+    """Rows as `csv.writer` writes them, in UTF-8 (strict: a lone surrogate raises, as it always did)."""
+    text = io.StringIO(newline="")
+    csv.writer(text, lineterminator="\r\n").writerows(rows)
+    return text.getvalue().encode("utf-8")
+
+
+def _python_chunk(segments: list[Segment], first: int, stop: int) -> bytes:
+    return _csv_bytes(_row(segment) for segment in segments[first:stop])
+
+
+def _native_chunk(segments: list[Segment], first: int, stop: int) -> bytes:
+    def row_bytes(index: int) -> bytes:
+        # The rows C leaves to Python: exponent floats (`Decimal` spells them out), unusual types.
+        return _csv_bytes([_row(segments[index])])
+
+    chunk = _rows_native.csv_rows(segments, first, stop - first, row_bytes)
+    # None: text UTF-8 cannot encode (a lone surrogate); the Python path raises its error.
+    return _python_chunk(segments, first, stop) if chunk is None else chunk
 
 
 def _row(segment: Segment) -> tuple[str, ...]:

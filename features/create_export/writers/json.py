@@ -17,7 +17,6 @@ always RFC 8259 JSON.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +26,22 @@ from features.create_export.segment_table import SegmentTable
 from features.create_export.timecode import rational_label
 from features.create_export.timeline import WRITE_BUFFER, Segment, Timeline, WrittenFile
 
+try:  # the C speedup (setup.py builds it where it can); without it, the Python path writes the same
+    from features.create_export.writers import _rows_native
+except ImportError:
+    _rows_native = None
+
 CHUNK = 2000
 
 
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """Write the segments as one JSON document and return the file written."""
     table = SegmentTable.of(segments)
-    items = _items(table, timeline)
     with path.open("wb", buffering=WRITE_BUFFER) as stream:
         stream.write(_header(timeline))
         # Written a chunk at a time: one write per segment cost more than encoding it, and one join
         # of all of them would hold the GIL for the event loop's whole answer budget.
-        for first in range(0, len(table), CHUNK):
-            chunk = b",\n".join(orjson.dumps(item, default=str) for item in islice(items, CHUNK))
+        for first, chunk in enumerate(_chunks(table, timeline)):
             stream.write((b"\n" if first == 0 else b",\n") + chunk)
         stream.write(b"\n]}\n" if len(table) else b"]}\n")
     return [WrittenFile(path=path, items=len(table))]
@@ -59,18 +61,41 @@ def _header(timeline: Timeline) -> bytes:
     return head[:-1] + b',"segments":['
 
 
-def _items(table: SegmentTable, timeline: Timeline) -> Iterator[dict[str, Any]]:
-    """Each segment as its JSON object; frames and timecodes come from the table's shared columns."""
-    rate, drop_frame = timeline.rate, timeline.drop_frame
-    columns = zip(
-        table.segments,
+Columns = tuple[list[int], list[int], list[str], list[str]]
+
+
+def _columns(table: SegmentTable, timeline: Timeline) -> Columns:
+    """Each segment's frames and record timecodes, from the table's shared columns."""
+    rate, drop_frame, offset = timeline.rate, timeline.drop_frame, timeline.start_frame
+    return (
         table.start_frames(rate),
         table.end_frames(rate),
-        table.start_timecodes(rate, drop_frame, timeline.start_frame),
-        table.end_timecodes(rate, drop_frame, timeline.start_frame),
-        strict=True,
+        table.start_timecodes(rate, drop_frame, offset),
+        table.end_timecodes(rate, drop_frame, offset),
     )
-    return (_item(segment, *frames_and_timecodes) for segment, *frames_and_timecodes in columns)
+
+
+def _chunks(table: SegmentTable, timeline: Timeline) -> Iterator[bytes]:
+    """The items, `CHUNK` at a time, each chunk's items joined by `,\\n`."""
+    columns = _columns(table, timeline)
+    render = _python_chunk if _rows_native is None else _native_chunk
+    for first in range(0, len(table), CHUNK):
+        yield render(table.segments, columns, first, min(first + CHUNK, len(table)))
+
+
+def _python_chunk(segments: list[Segment], columns: Columns, first: int, stop: int) -> bytes:
+    rows = zip(segments[first:stop], *(column[first:stop] for column in columns), strict=True)
+    return b",\n".join(orjson.dumps(_item(*row), default=str) for row in rows)
+
+
+def _native_chunk(segments: list[Segment], columns: Columns, first: int, stop: int) -> bytes:
+    def item_bytes(index: int) -> bytes:
+        # The items C leaves to orjson: positions, exponent floats, big ints, unusual types.
+        return orjson.dumps(_item(segments[index], *(column[index] for column in columns)), default=str)
+
+    chunk = _rows_native.json_items(segments, *columns, first, stop - first, item_bytes)
+    # None: a string orjson refuses (a lone surrogate); the Python path raises its error.
+    return _python_chunk(segments, columns, first, stop) if chunk is None else chunk
 
 
 def _item(segment: Segment, start_frame: int, end_frame: int, start_timecode: str, end_timecode: str) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
+from types import ModuleType
+from unittest import mock
 
 import pytest
 import srt
@@ -47,6 +49,42 @@ VTT_TIMING = re.compile(r"(\d{2,}):([0-5]\d):([0-5]\d)\.(\d{3}) --> (\d{2,}):([0
 ROOT = Path(__file__).resolve().parents[3]
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 AVID_COLOURS = {"transcript": "blue", "events": "green", "comments": "yellow", "markers": "red"}
+
+# What the C rows (`writers/_rows_native.c`) are compared on: text the catalog can hold (any code
+# point but a surrogate: its UTF-8 cannot carry one), led or cut by what a writer treats specially.
+SPECIAL = (*FORMULA_STARTS, ",", '"', "\r\n", "\n", "\r", "\\", "\x00", "\x1f", "\x7f", "\u2028", "\u2029", "'", "é")
+CATALOG_TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=12)
+TEXT = st.one_of(
+    CATALOG_TEXT,
+    st.lists(st.sampled_from(SPECIAL) | CATALOG_TEXT, max_size=4).map("".join),
+)
+# Any float (subnormals, huge values, -0.0) where nothing else depends on it; times stay where
+# their frames fit the 64 bits orjson writes, as a repaired catalog's do.
+ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True)
+TIME = st.floats(min_value=0, max_value=1e15) | st.integers(0, 10**9).map(lambda ms: ms / 1000)
+POSITIONS = st.none() | st.lists(st.integers(-(2**63), 2**63 - 1) | st.floats() | CATALOG_TEXT, max_size=3)
+SEGMENTS = st.lists(
+    st.builds(
+        lambda identifier, event_type, value, times, confidence, source, positions: Segment(
+            id=identifier,
+            event_type=event_type,
+            value=value,
+            start=min(times),
+            end=max(times),
+            confidence=confidence,
+            source=source,
+            positions=positions,
+        ),
+        TEXT,
+        TEXT,
+        TEXT,
+        st.tuples(TIME, TIME),
+        st.none() | ANY_FLOAT,
+        st.none() | TEXT,
+        st.none() | POSITIONS,
+    ),
+    max_size=8,
+)
 
 
 @pytest.fixture(scope="module", params=list(SETS), ids=list(SETS))
@@ -90,6 +128,22 @@ def one_frame_ms(rate: Fraction) -> int:
 def expected_cue_ms(segment: Segment, rate: Fraction) -> tuple[int, int]:
     start, end = exact_milliseconds(segment.start), exact_milliseconds(segment.end)
     return start, end if end > start else start + one_frame_ms(rate)
+
+
+def written_by(writer: ModuleType, segments: Sequence[Segment], line: Timeline, native: bool) -> bytes:
+    """The file `writer` writes, with its C rows or (native=False) by its Python path alone."""
+    with (
+        mock.patch.object(writer, "_rows_native", writer._rows_native if native else None),
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        path = Path(folder) / "out"
+        writer.write_segments(path, segments, line)
+        return path.read_bytes()
+
+
+def native_rows() -> ModuleType:
+    """The C rows, or a skip where they were not built (tests/test_native.py insists on them)."""
+    return pytest.importorskip("features.create_export.writers._rows_native")
 
 
 def only_file(written: list[WrittenFile], path: Path, items: int, skipped: int = 0) -> None:
@@ -179,6 +233,65 @@ def test_json_frame_is_the_exact_frame_for_any_time(mode: tuple[Fraction, bool],
     check_json_segment(item, segment, line)
 
 
+def test_json_uses_the_native_rows(tmp_path: Path) -> None:
+    native = native_rows()
+    assert json_writer._rows_native is native
+    with mock.patch.object(native, "json_items", wraps=native.json_items) as json_items:
+        json_writer.write_segments(tmp_path / "out.json", hostile_segments(), timeline())
+    assert json_items.call_count == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(segments=SEGMENTS, mode=st.sampled_from(MODES))
+def test_json_native_rows_are_the_python_rows(segments: list[Segment], mode: tuple[Fraction, bool]) -> None:
+    native_rows()
+    line = timeline(rate=mode[0], drop_frame=mode[1], start_frame=86_400)
+    assert written_by(json_writer, segments, line, native=True) == written_by(json_writer, segments, line, native=False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=ANY_FLOAT, scale=st.integers(-30, 30))
+def test_json_native_floats_are_orjson_floats(value: float, scale: int) -> None:
+    """Every float as `start` (one-digit and full-precision decimals at every scale too)."""
+    native_rows()
+    values = [value, abs(value), round(value, 3) * 10.0**scale, 10.0**scale, -(10.0**scale)]
+    segments = [Segment(id="f", event_type="t", value="v", start=0.0, end=0.0, confidence=number) for number in values]
+    line = timeline()
+    assert written_by(json_writer, segments, line, native=True) == written_by(json_writer, segments, line, native=False)
+
+
+class Text(str):
+    """A str subclass: the C rows leave such an item to the Python path."""
+
+
+def test_json_native_rows_across_chunks_and_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    native_rows()
+    monkeypatch.setattr(json_writer, "CHUNK", 7)
+    unusual = [
+        Segment(id="u64", event_type="t", value="v", start=4e17, end=5e17),  # frames past 2**63
+        Segment(id="int", event_type="t", value="v", start=3, end=4, confidence=True),  # type: ignore[arg-type]
+        Segment(id=Text("sub"), event_type="t", value=Text("class"), start=1.0, end=2.0),
+        Segment(id="exp", event_type="t", value="v", start=1e-05, end=1e16, confidence=float("nan")),
+        Segment(id="pos", event_type="t", value="v", start=1.0, end=1.0, positions=[{"x": 1}, "y"]),
+        Segment(id="zero", event_type="t", value="v", start=-0.0, end=0.0, confidence=-0.0, source=""),
+    ]
+    segments = [*hostile_segments(), *many_segments(40), *unusual]
+    line = timeline(start_frame=86_400)
+    assert written_by(json_writer, segments, line, native=True) == written_by(json_writer, segments, line, native=False)
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
+def test_json_refuses_a_lone_surrogate_either_way(tmp_path: Path, native: bool) -> None:
+    if native:
+        native_rows()
+    segment = Segment(id="s", event_type="t", value="half \ud800 a pair", start=1.0, end=2.0)
+    with (
+        mock.patch.object(json_writer, "_rows_native", json_writer._rows_native if native else None),
+        pytest.raises(TypeError, match="surrogates not allowed"),
+    ):
+        json_writer.write_segments(tmp_path / "out.json", [segment], timeline())
+
+
 # --- CSV --------------------------------------------------------------------------------------------
 
 
@@ -236,6 +349,70 @@ def test_csv_numbers_never_use_exponents(tmp_path: Path) -> None:
     with path.open(encoding="utf-8-sig", newline="") as stream:
         row = list(csv.reader(stream))[1]
     assert row[3:6] == ["0.00001", "12345678.5", "0.0000001"]
+
+
+def test_csv_uses_the_native_rows(tmp_path: Path) -> None:
+    native = native_rows()
+    assert csv_writer._rows_native is native
+    with mock.patch.object(native, "csv_rows", wraps=native.csv_rows) as csv_rows:
+        csv_writer.write_segments(tmp_path / "out.csv", hostile_segments(), timeline())
+    assert csv_rows.call_count == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(segments=SEGMENTS)
+def test_csv_native_rows_are_the_python_rows(segments: list[Segment]) -> None:
+    native_rows()
+    line = timeline()
+    assert written_by(csv_writer, segments, line, native=True) == written_by(csv_writer, segments, line, native=False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=ANY_FLOAT, scale=st.integers(-30, 30))
+def test_csv_native_numbers_are_plain_numbers(value: float, scale: int) -> None:
+    native_rows()
+    values = [value, abs(value), round(value, 3) * 10.0**scale, 10.0**scale, -(10.0**scale)]
+    segments = [Segment(id="f", event_type="t", value="v", start=number, end=number) for number in values]
+    line = timeline()
+    assert written_by(csv_writer, segments, line, native=True) == written_by(csv_writer, segments, line, native=False)
+
+
+def test_csv_native_rows_across_chunks_and_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    native_rows()
+    monkeypatch.setattr(csv_writer, "CHUNK", 7)
+    unusual = [
+        Segment(id="int", event_type="t", value="v", start=3, end=4, confidence=True),  # type: ignore[arg-type]
+        Segment(id=Text("=sub"), event_type="t", value=Text('class, "quoted"'), start=1.0, end=2.0),
+        Segment(id="exp", event_type="t", value="v", start=1e-05, end=1e16, confidence=1e-7),
+        Segment(id="zero", event_type="t", value="", start=-0.0, end=0.0, confidence=-0.0, source=""),
+        Segment(id="@", event_type="\r\n", value='"', start=1.5, end=2.5, source="-,"),
+    ]
+    segments = [*hostile_segments(), *many_segments(40), *unusual]
+    line = timeline()
+    assert written_by(csv_writer, segments, line, native=True) == written_by(csv_writer, segments, line, native=False)
+
+
+def test_csv_python_path_is_the_text_writer_it_replaced(tmp_path: Path) -> None:
+    """The binary file with its own BOM holds what `csv.writer` on a `utf-8-sig` text file wrote."""
+    segments = [*hostile_segments(), *many_segments(2_500)]
+    path = tmp_path / "before.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as stream:
+        writer = csv.writer(stream, lineterminator="\r\n")
+        writer.writerow(csv_writer.HEADER)
+        writer.writerows(csv_writer._row(segment) for segment in by_start(segments))
+    assert written_by(csv_writer, segments, timeline(), native=False) == path.read_bytes()
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
+def test_csv_refuses_a_lone_surrogate_either_way(tmp_path: Path, native: bool) -> None:
+    if native:
+        native_rows()
+    segment = Segment(id="s", event_type="t", value="half \udfff a pair", start=1.0, end=2.0)
+    with (
+        mock.patch.object(csv_writer, "_rows_native", csv_writer._rows_native if native else None),
+        pytest.raises(UnicodeEncodeError, match="surrogates not allowed"),
+    ):
+        csv_writer.write_segments(tmp_path / "out.csv", [segment], timeline())
 
 
 # --- SRT --------------------------------------------------------------------------------------------
