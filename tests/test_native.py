@@ -30,4 +30,5 @@ def test_every_native_module_is_built_from_its_source(name: str) -> None:
     assert built.suffix == ".so" and built.parent == source.parent
     # A stale build (the source edited since) would test old code. Whole seconds: the build copies
     # the module into place with its time cut to the second.
-    assert built.stat().st_mtime >= int(source.stat().st_mtime), f"{built.name} is older than {source.name}: make install"
+    stale = f"{built.name} is older than {source.name}: make install"
+    assert built.stat().st_mtime >= int(source.stat().st_mtime), stale
