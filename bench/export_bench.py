@@ -51,7 +51,7 @@ import httpx
 from bson import ObjectId
 from pymongo import MongoClient
 
-from bench.processes import ROOT, BenchProcess, cpu_seconds, memory_kb
+from bench.processes import ROOT, BenchProcess, cpu_seconds, kernel_seconds, memory_kb
 from features.create_export import package
 from features.create_export.media.source import decide_timing
 from features.create_export.plan import ExportPlan
@@ -93,6 +93,8 @@ class Timing:
     files: int
     size: int
     seconds: float
+    user: float = 0.0  # this process's CPU seconds in user space and in the kernel (writes)
+    system: float = 0.0
 
 
 def generate_asset(counts: dict[str, int], seed: int) -> dict[str, list[Segment]]:
@@ -181,12 +183,14 @@ def time_writers(plan: ExportPlan, formats: Iterable[str], folder: Path) -> list
     for data_type in DATA_TYPES:
         for fmt in formats:
             relative = f"{data_type}/sdna_ai_spark_{data_type}.{SEGMENT_WRITERS[fmt].extension}"
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), os.times()
             written = write_step(build, plan, Step(data_type, fmt, relative), [])
-            seconds = time.perf_counter() - started
+            seconds, after = time.perf_counter() - started, os.times()
             size = sum(file.path.stat().st_size for file in written)
             items = sum(file.items for file in written)
-            timings.append(Timing(data_type, fmt, len(plan.segments[data_type]), items, len(written), size, seconds))
+            user, system = after.user - cpu.user, after.system - cpu.system
+            count = len(plan.segments[data_type])
+            timings.append(Timing(data_type, fmt, count, items, len(written), size, seconds, user, system))
             print(f"  {data_type:<10} {fmt:<7} {seconds:7.2f} s", file=sys.stderr, flush=True)
     return timings
 
@@ -199,16 +203,19 @@ def print_table(timings: list[Timing]) -> None:
             f" {timing.size / 1e6:>8.2f} {timing.seconds:>8.2f}"
         )
     print()
-    print(f"{'format':<7} {'segments':>9} {'MB':>8} {'seconds':>8} {'segments/s':>11}")
+    print(f"{'format':<7} {'segments':>9} {'MB':>8} {'seconds':>8} {'user s':>7} {'system s':>8} {'segments/s':>11}")
     for fmt in dict.fromkeys(timing.fmt for timing in timings):
         rows = [timing for timing in timings if timing.fmt == fmt]
         segments = sum(row.segments for row in rows)
         seconds = sum(row.seconds for row in rows)
         size = sum(row.size for row in rows) / 1e6
-        print(f"{fmt:<7} {segments:>9} {size:>8.2f} {seconds:>8.2f} {segments / seconds:>11.0f}")
+        user, system = sum(row.user for row in rows), sum(row.system for row in rows)
+        rate = segments / seconds
+        print(f"{fmt:<7} {segments:>9} {size:>8.2f} {seconds:>8.2f} {user:>7.2f} {system:>8.2f} {rate:>11.0f}")
     total = sum(timing.seconds for timing in timings)
+    cpu = sum(timing.user + timing.system for timing in timings)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\nall formats, all data types: {total:.2f} s; peak RSS of this process {peak_mb:.0f} MB")
+    print(f"\nall formats, all data types: {total:.2f} s, {cpu:.2f} CPU s; peak RSS of this process {peak_mb:.0f} MB")
 
 
 # --- the service, side by side with a base commit -----------------------------------------------------
@@ -290,6 +297,7 @@ class Result:
     samples: list[Sample] = field(default_factory=list)
     service_cpu: float = 0.0
     service_cpu_read: float | None = None
+    service_kernel: float | None = None
     db_cpu: float | None = None
     db_rss_growth_mb: float | None = None
     service_peak_mb: float | None = None
@@ -382,6 +390,7 @@ class Bench:
         db_cpu_before = cpu_seconds(self.db_pid) if self.db_pid else None
         db_rss_before = memory_kb(self.db_pid) if self.db_pid else None
         cpu_before = cpu_seconds(pid) or 0.0
+        kernel_before = kernel_seconds(pid) or 0.0
         async with httpx.AsyncClient(base_url=process.url, timeout=60) as http:
             started = time.perf_counter()
             response = await http.post("/spark", json=order)
@@ -413,6 +422,7 @@ class Bench:
                     result.seconds, result.status, result.note = sent - started, body["status"], "timed out"
                     break
         result.service_cpu = (cpu_seconds(pid) or 0.0) - cpu_before
+        result.service_kernel = (kernel_seconds(pid) or 0.0) - kernel_before
         first = result.first_writing()
         if first is not None and first.service_cpu is not None:
             result.service_cpu_read = first.service_cpu - cpu_before
@@ -520,6 +530,7 @@ def report(results: list[Result], floor: dict[str, float], args: argparse.Namesp
         f"{r.service_cpu:.1f} ({_f(r.service_cpu_read)} + {_f(r.service_cpu - (r.service_cpu_read or 0))})"
         for r in results
     ])  # fmt: skip
+    row("  of which in the kernel s", [_f(r.service_kernel) for r in results])
     row("database CPU s", [_f(r.db_cpu) for r in results])
     row("database peak RSS growth MB", [_f(r.db_rss_growth_mb, 0) for r in results])
     row("service peak RSS MB", [_f(r.service_peak_mb, 0) for r in results])
@@ -597,6 +608,66 @@ def profile_in_process(url: str, catalog_db: str, order: dict[str, Any], workdir
         stats.print_callers(os.environ["BENCH_CALLERS"])
 
 
+def lags_in_process(url: str, catalog_db: str, order: dict[str, Any], workdir: Path, top: int = 8) -> None:
+    """`--lags`: the export's work for one work order in this process as the service runs it (the
+    read on the event loop, each file in a thread, the heap settled between), beside a coroutine
+    that sleeps 5 ms in a loop: its longest overshoots, each with the part of the export it fell in."""
+    from types import SimpleNamespace
+
+    from pymongo import AsyncMongoClient
+
+    from features.create_export.plan import make_plan
+    from features.create_export.writing import planned_steps, select_ranges
+    from shared import heap
+    from shared.settings import Settings
+
+    request = CreateExportRequest.model_validate(order)
+    settings = Settings(_env_file=None, mongodb_url=url, fabric_catalog_db=catalog_db, media_roots=[])
+    build = package.PackageBuild(base=workdir, spark_id="lags", token="run")
+    build.folder.mkdir(parents=True)
+    doing = ["the catalog read"]
+    lags: list[tuple[float, str]] = []
+
+    async def watch() -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            lags.append(((time.perf_counter() - before - 0.005) * 1000, doing[0]))
+
+    async def export() -> None:
+        client: AsyncMongoClient = AsyncMongoClient(url)
+        services = SimpleNamespace(
+            settings=settings, database=SimpleNamespace(catalog=client[catalog_db][CATALOG_COLLECTION])
+        )
+        watcher = asyncio.create_task(watch())
+
+        async def documents_read(count: int) -> None:
+            heap.settle()  # as `create_export.process` does
+            doing[0] = f"the catalog read ({count:,} documents)"
+
+        try:
+            plan = await make_plan(request, services, documents_read)  # type: ignore[arg-type]
+            doing[0] = "after the plan"
+            heap.settle()
+            ranges = await asyncio.to_thread(select_ranges, plan) if plan.order.outputs.selects.enabled else []
+            for step in planned_steps(plan):
+                doing[0] = step.relative
+                await asyncio.to_thread(write_step, build, plan, step, ranges)
+                heap.settle()
+            doing[0] = "the zip"
+            await asyncio.to_thread(package.write_zip, build)
+        finally:
+            watcher.cancel()
+            await client.close()
+            heap.release()
+
+    asyncio.run(export())
+    lags.sort(reverse=True)
+    print(f"event-loop lag over {len(lags)} sleeps of 5 ms: p50 {lags[len(lags) // 2][0]:.1f} ms; the longest:")
+    for lag, during in lags[:top]:
+        print(f"  {lag:7.1f} ms  during {during}")
+
+
 def write_samples(path: Path, results: list[Result]) -> None:
     """`--samples`: every `/status` sample of every run, one tab-separated line each."""
     with path.open("w", encoding="utf-8") as out:
@@ -633,6 +704,9 @@ def run_service_bench(args: argparse.Namespace, counts: dict[str, int]) -> None:
         del documents
         if args.profile:
             profile_in_process(url, bench.catalog_db, work_orders()[args.order_list[0]], workdir)
+            return
+        if args.lags:
+            lags_in_process(url, bench.catalog_db, work_orders()[args.order_list[0]], workdir)
             return
         floor = floors(url, bench.catalog_db)
         progress(f"floors: unsorted {floor['unsorted']:.1f} s, sorted {floor['sorted']:.1f} s")
@@ -674,6 +748,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
     parser.add_argument("--samples", help="write every /status sample to this file (tab-separated)")
     parser.add_argument("--profile", action="store_true", help="profile the first work order in this process")
+    parser.add_argument(
+        "--lags", action="store_true", help="the event loop's longest lags, first work order, in process"
+    )
     parser.add_argument("--writers", action="store_true", help="time the format writers alone (no service)")
     parser.add_argument("--formats", default=",".join(SEGMENT_WRITERS), help="--writers: comma-separated")
     args = parser.parse_args(argv)

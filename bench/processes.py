@@ -97,6 +97,15 @@ def uvicorn_argv(factory: str) -> list[str]:
     ]
 
 
+def kernel_seconds(pid: int) -> float | None:
+    """The system (kernel) part of `cpu_seconds`: writes, page faults, the page cache."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time a process has used so far (Linux `/proc`), None elsewhere or once it is gone."""
     try:

@@ -9,6 +9,7 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 PyDoc_STRVAR(scaled_half_up_doc,
 "scaled_half_up(seconds: list[float], scale: float, near: float) -> (list[int], list[int])\n\n"
@@ -58,10 +59,27 @@ failed:
     return NULL;
 }
 
-/* `HH:MM:SS` + separator + `FF` into `out` (room for 40), its length. */
+static void two_digits(char *out, long long value) {
+    out[0] = (char)('0' + value / 10);
+    out[1] = (char)('0' + value % 10);
+}
+
+/* `HH:MM:SS` + separator + `FF` into `out` (room for 40), its length; hours past 99 get more digits,
+ * as Python's `{:02d}` gives them. */
 static int format_timecode(char *out, long long second, long long frames_in, char separator) {
-    return snprintf(out, 40, "%02lld:%02lld:%02lld%c%02lld", second / 3600, second % 3600 / 60, second % 60, separator,
-                    frames_in);
+    long long hours = second / 3600;
+    if (hours > 99 || frames_in > 99) {
+        return snprintf(out, 40, "%02lld:%02lld:%02lld%c%02lld", hours, second % 3600 / 60, second % 60, separator,
+                        frames_in);
+    }
+    two_digits(out, hours);
+    out[2] = ':';
+    two_digits(out + 3, second % 3600 / 60);
+    out[5] = ':';
+    two_digits(out + 6, second % 60);
+    out[8] = separator;
+    two_digits(out + 9, frames_in);
+    return 11;
 }
 
 /* The drop-frame count of a frame: the skipped labels added back (`timecode._drop_frame_counter`). */
@@ -110,8 +128,9 @@ static PyObject *timecodes_at(PyObject *module, PyObject *const *args, Py_ssize_
         long long counted = dropped ? drop_frame_count(frame, dropped, per_ten_minutes, per_minute) : frame;
         char text[40];
         int length = format_timecode(text, counted / base, counted % base, (char)separator);
-        PyObject *label = PyUnicode_FromStringAndSize(text, length);
+        PyObject *label = PyUnicode_New(length, 127);  /* ASCII: no UTF-8 decoding to do */
         if (label == NULL) goto failed;
+        memcpy(PyUnicode_1BYTE_DATA(label), text, (size_t)length);
         PyList_SET_ITEM(labels, index, label);
     }
     return labels;
