@@ -70,6 +70,10 @@ class PackageBuild:
     spark_id: str
     token: str
     artifacts: list[Artifact] = field(default_factory=list)
+    # The package zip while files are streamed into it (`package_files`), and their digests.
+    archive: zipfile.ZipFile | None = field(default=None, repr=False)
+    archive_stream: IO[bytes] | None = field(default=None, repr=False)
+    digests: dict[Path, str] = field(default_factory=dict, repr=False)
 
     @property
     def folder(self) -> Path:
@@ -93,7 +97,7 @@ class PackageBuild:
             format=fmt,
             path=relative,
             size=written.stat().st_size,
-            sha256=file_sha256(written),
+            sha256=self.digests.pop(written, None) or file_sha256(written),
             items=items,
             url=f"/spark/{self.spark_id}/artifacts/{relative}",
             segments=segments,
@@ -125,6 +129,7 @@ def remove_leftovers(base: Path, spark_id: str) -> None:
 
 
 def discard(build: PackageBuild) -> None:
+    close_archive(build)
     shutil.rmtree(build.folder, ignore_errors=True)
 
 
@@ -135,17 +140,41 @@ def write_text(build: PackageBuild, relative: str, text: str) -> Path:
     return target
 
 
+def open_archive(build: PackageBuild) -> zipfile.ZipFile:
+    """The package zip, `<spark_id>.zip` in the build folder, opened by the first file written into it."""
+    if build.archive is None:
+        # A big buffer: deflated pieces written 8 KB at a time kept the GIL from the event loop (WRITE_BUFFER).
+        build.archive_stream = (build.folder / build.zip_name).open("wb", buffering=WRITE_BUFFER)
+        build.archive = zipfile.ZipFile(
+            build.archive_stream, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL
+        )
+    return build.archive
+
+
+def close_archive(build: PackageBuild) -> None:
+    archive, stream = build.archive, build.archive_stream
+    build.archive = build.archive_stream = None
+    try:
+        if archive is not None:
+            archive.close()
+    finally:
+        if stream is not None:
+            stream.close()
+
+
 def write_zip(build: PackageBuild) -> Path:
-    """Every file of the package, by relative path, streamed from disk into `<spark_id>.zip`."""
+    """`<spark_id>.zip`, complete: the files streamed into it as they were written (`package_files`),
+    then every other file of the package, by relative path, read from disk."""
     target = build.folder / build.zip_name
+    archive = open_archive(build)
     files = sorted(path for path in build.folder.rglob("*") if path.is_file() and path != target)
-    # A big buffer: deflated pieces written 8 KB at a time kept the GIL from the event loop (WRITE_BUFFER).
-    with (
-        target.open("wb", buffering=WRITE_BUFFER) as stream,
-        zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as archive,
-    ):
+    try:
         for path in files:
-            add_deflated(archive, path, path.relative_to(build.folder).as_posix())
+            name = path.relative_to(build.folder).as_posix()
+            if name not in archive.NameToInfo:
+                add_deflated(archive, path, name)
+    finally:
+        close_archive(build)
     return target
 
 

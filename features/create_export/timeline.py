@@ -6,11 +6,14 @@ end ≥ start, finite numbers, text as read), so writers only decide how to spel
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from shared.fabric import CatalogEvent
 
@@ -20,6 +23,40 @@ from shared.fabric import CatalogEvent
 # for it, and a `/status` answer waited up to ~110 ms behind a CSV being written. Measured with a
 # 1 MB buffer: at most ~5 ms.
 WRITE_BUFFER = 1024 * 1024
+
+# Where `open_output` sends a file while a package step runs in this thread (`outputs_through`).
+_outputs = threading.local()
+
+
+def open_output(
+    path: Path, encoding: str | None = None, errors: str | None = None, newline: str | None = None
+) -> IO[Any]:
+    """How every writer opens its file: binary, or text when given an `encoding`, through WRITE_BUFFER.
+
+    A plain file, unless the thread is inside `outputs_through(sink_for)` and `sink_for(path)` gives a
+    raw stream to write to instead (the package's one-pass files: `package_files`).
+    """
+    sink_for: Callable[[Path], io.RawIOBase | None] | None = getattr(_outputs, "sink_for", None)
+    sink = sink_for(path) if sink_for is not None else None
+    if sink is None:
+        if encoding is None:
+            return path.open("wb", buffering=WRITE_BUFFER)
+        return path.open("w", encoding=encoding, errors=errors, newline=newline, buffering=WRITE_BUFFER)
+    buffered = io.BufferedWriter(sink, WRITE_BUFFER)
+    if encoding is None:
+        return buffered
+    return io.TextIOWrapper(buffered, encoding=encoding, errors=errors, newline=newline)
+
+
+@contextmanager
+def outputs_through(sink_for: Callable[[Path], io.RawIOBase | None]) -> Iterator[None]:
+    """`open_output` in this thread asks `sink_for(path)` first, until the block ends."""
+    _outputs.sink_for = sink_for
+    try:
+        yield
+    finally:
+        _outputs.sink_for = None
+
 
 # One catalog event as the Fabric client repaired it: seconds from the start of the media,
 # `end >= start >= 0`, finite numbers, text as read. Writers call it a segment.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from features.create_export import instructions, package
+from features.create_export import instructions, package, package_files
 from features.create_export.media.write import MediaRequest, write_media
 from features.create_export.plan import ExportPlan
 from features.create_export.selects import build_select_ranges
@@ -107,12 +107,13 @@ def write_step(
 ) -> list[WrittenFile]:
     target = build.path_for(step.relative)
     target.parent.mkdir(exist_ok=True)
-    if step.artifact_type == "selects":
-        written = SELECTS_WRITERS[step.fmt].write(target, ranges, plan.timeline("selects"))
-    else:
-        written = SEGMENT_WRITERS[step.fmt].write(
-            target, plan.segments[step.artifact_type], plan.timeline(step.artifact_type)
-        )
+    with package_files.streaming(build):  # each file into the folder, its digest and the zip at once
+        if step.artifact_type == "selects":
+            written = SELECTS_WRITERS[step.fmt].write(target, ranges, plan.timeline("selects"))
+        else:
+            written = SEGMENT_WRITERS[step.fmt].write(
+                target, plan.segments[step.artifact_type], plan.timeline(step.artifact_type)
+            )
     for file in written:
         build.record(step.artifact_type, step.fmt, file.path, file.items, file.segments)
     return written

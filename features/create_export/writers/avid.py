@@ -31,7 +31,7 @@ from pathlib import Path
 
 from features.create_export.segment_table import SegmentTable
 from features.create_export.text import is_single_line, single_line, truncate
-from features.create_export.timeline import WRITE_BUFFER, Segment, Timeline, WrittenFile
+from features.create_export.timeline import Segment, Timeline, WrittenFile, open_output
 
 USER = "AI Spark"
 TRACK = "V1"
@@ -53,7 +53,7 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
     comments = table.column(COMMENTS, _comments)
     durations = table.column((DURATIONS, timeline.rate), lambda _: _durations(table, timeline.rate))
     between = f"\t{TRACK}\t{COLOURS.get(timeline.data_type, OTHER_COLOUR)}\t"
-    with path.open("w", encoding="utf-8", newline="\n", buffering=WRITE_BUFFER) as stream:
+    with open_output(path, encoding="utf-8", newline="\n") as stream:
         for first in range(0, len(table), LINES_PER_WRITE):
             chunk = slice(first, first + LINES_PER_WRITE)
             lines = zip(timecodes[chunk], comments[chunk], durations[chunk], strict=True)

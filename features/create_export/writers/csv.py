@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from features.create_export.segment_table import SegmentTable
-from features.create_export.timeline import WRITE_BUFFER, Segment, Timeline, WrittenFile
+from features.create_export.timeline import Segment, Timeline, WrittenFile, open_output
 
 try:  # the C speedup (setup.py builds it where it can); without it, the Python path writes the same
     from features.create_export.writers import _rows_native
@@ -36,7 +36,7 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
     """Write one row per segment under the header and return the file written."""
     table = SegmentTable.of(segments)
     # A binary file that writes its own byte-order mark: the C rows are UTF-8 already.
-    with path.open("wb", buffering=WRITE_BUFFER) as stream:
+    with open_output(path) as stream:
         stream.write(codecs.BOM_UTF8 + _csv_bytes([HEADER]))
         render = _python_chunk if _rows_native is None else _native_chunk
         # A chunk at a time, so neither path holds the GIL for long (see json.py).

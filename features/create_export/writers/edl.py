@@ -49,7 +49,7 @@ from pathlib import Path, PureWindowsPath
 from features.create_export.segment_table import SegmentTable
 from features.create_export.text import ascii_only, is_single_line, single_line
 from features.create_export.timecode import frame_to_timecode, seconds_to_frame
-from features.create_export.timeline import WRITE_BUFFER, Segment, SelectRange, Timeline, WrittenFile
+from features.create_export.timeline import Segment, SelectRange, Timeline, WrittenFile, open_output
 
 EVENTS_PER_FILE = 999
 TITLE_LIMIT = 60
@@ -229,7 +229,7 @@ def _write_part(path: Path, header: str, events: list[str], segments: int | None
     """One complete EDL of at most 999 events, written in one piece.
 
     `segments`: how many segments the events stand for, when the format merges them (markers)."""
-    with path.open("w", encoding="ascii", newline="\n", buffering=WRITE_BUFFER) as stream:
+    with open_output(path, encoding="ascii", newline="\n") as stream:
         stream.write(header + "".join(events))
     return WrittenFile(path=path, items=len(events), segments=segments)
 

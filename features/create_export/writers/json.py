@@ -24,7 +24,7 @@ import orjson
 
 from features.create_export.segment_table import SegmentTable
 from features.create_export.timecode import rational_label
-from features.create_export.timeline import WRITE_BUFFER, Segment, Timeline, WrittenFile
+from features.create_export.timeline import Segment, Timeline, WrittenFile, open_output
 
 try:  # the C speedup (setup.py builds it where it can); without it, the Python path writes the same
     from features.create_export.writers import _rows_native
@@ -37,7 +37,7 @@ CHUNK = 2000
 def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) -> list[WrittenFile]:
     """Write the segments as one JSON document and return the file written."""
     table = SegmentTable.of(segments)
-    with path.open("wb", buffering=WRITE_BUFFER) as stream:
+    with open_output(path) as stream:
         stream.write(_header(timeline))
         # Written a chunk at a time: one write per segment cost more than encoding it, and one join
         # of all of them would hold the GIL for the event loop's whole answer budget.

@@ -41,7 +41,7 @@ from typing import IO, TypeVar
 from features.create_export.segment_table import SegmentTable
 from features.create_export.text import is_single_line, single_line, truncate, xml_safe
 from features.create_export.timecode import SUPPORTED_RATES, exact_seconds, seconds_to_frame, supports_drop_frame
-from features.create_export.timeline import WRITE_BUFFER, Segment, SelectRange, Timeline
+from features.create_export.timeline import Segment, SelectRange, Timeline, open_output
 
 T = TypeVar("T")
 
@@ -292,4 +292,4 @@ def write_in_chunks(out: IO[str], pieces: Iterable[str]) -> None:
 
 def open_text(path: Path) -> IO[str]:
     """UTF-8, LF; a lone surrogate (invalid in UTF-8 and XML) is written as "?" instead of failing."""
-    return path.open("w", encoding="utf-8", errors="replace", newline="\n", buffering=WRITE_BUFFER)
+    return open_output(path, encoding="utf-8", errors="replace", newline="\n")

@@ -59,7 +59,7 @@ from typing import BinaryIO
 
 from features.create_export.segment_table import SegmentTable
 from features.create_export.timecode import clock, round_half_up
-from features.create_export.timeline import WRITE_BUFFER, Segment, Timeline, WrittenFile
+from features.create_export.timeline import Segment, Timeline, WrittenFile, open_output
 
 try:
     from features.create_export.writers import _srt_native
@@ -87,7 +87,7 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
     span_starts = [starts[index] for index in with_text]
     span_ends = [ends[index] for index in with_text]
     span_lines = [_shown_line(texts[index]) for index in with_text]
-    with path.open("wb", buffering=WRITE_BUFFER) as stream:
+    with open_output(path) as stream:
         written = write_cues(stream, span_starts, span_ends, span_lines)
     return [WrittenFile(path=path, items=written, skipped=len(table) - len(with_text))]
 

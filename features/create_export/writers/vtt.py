@@ -24,7 +24,7 @@ from itertools import chain
 from pathlib import Path
 
 from features.create_export.segment_table import SegmentTable
-from features.create_export.timeline import WRITE_BUFFER, Segment, Timeline, WrittenFile
+from features.create_export.timeline import Segment, Timeline, WrittenFile, open_output
 from features.create_export.writers.srt import (
     clock_labels,
     cue_milliseconds,
@@ -50,7 +50,7 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
         for segment, start_ms, end_ms, text in zip(table, starts, ends, cue_texts_of(table), strict=True)
         if text
     )
-    with path.open("wb", buffering=WRITE_BUFFER) as stream:
+    with open_output(path) as stream:
         stream.write(b"WEBVTT\n\n")
         written = write_in_chunks(stream, cues)
     return [WrittenFile(path=path, items=written, skipped=len(table) - written)]

@@ -64,3 +64,94 @@ def test_the_zip_entry_still_has_the_compressor_hook_isal_replaces(tmp_path: Pat
             entry.write(b"text " * 100)
     with zipfile.ZipFile(tmp_path / "hook.zip") as archive:
         assert archive.read("a.txt") == b"text " * 100
+
+
+# --- files written in one pass (features/create_export/package_files.py) ----------------------------
+
+
+def write_streamed(build: package.PackageBuild, relative: str, pieces: list[bytes], text: bool = False) -> Path:
+    """A file written as a writer writes it, through `timeline.open_output`, inside a package step."""
+    from features.create_export import package_files
+    from features.create_export.timeline import open_output
+
+    target = build.path_for(relative)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with package_files.streaming(build):
+        stream = open_output(target, encoding="utf-8", newline="\n") if text else open_output(target)
+        with stream:
+            for piece in pieces:
+                stream.write(piece.decode() if text else piece)
+    return target
+
+
+def test_a_streamed_file_is_in_the_folder_the_zip_and_the_manifest_alike(tmp_path, monkeypatch) -> None:
+    """Written once: the folder's file, the zip's entry and the recorded digest are the same bytes,
+    across the syncs that let the pages go; files written otherwise are zipped when sealed."""
+    import hashlib
+
+    from features.create_export import package_files
+
+    synced: list[int] = []
+    real_let_go = package_files._let_pages_go
+    monkeypatch.setattr(package_files, "DROP_BEHIND", 100_000)
+    monkeypatch.setattr(package_files, "_let_pages_go", lambda fd: synced.append(fd) or real_let_go(fd))
+    build, contents = build_with_files(tmp_path)  # written directly: zipped at the seal
+    rng = random.Random(9)
+    big = [rng.randbytes(rng.randint(1, 70_000)) for _ in range(40)]
+    streamed = {
+        "events/big.bin": write_streamed(build, "events/big.bin", big),
+        "transcript/words.txt": write_streamed(build, "transcript/words.txt", ["caf\u00e9 ".encode()] * 9, text=True),
+        "comments/empty.json": write_streamed(build, "comments/empty.json", []),
+    }
+    assert synced, "a file past DROP_BEHIND is synced and let go"
+    for path in streamed.values():
+        artifact = build.record("events", "bin", path, items=1)
+        assert artifact.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert artifact.size == path.stat().st_size
+    assert streamed["events/big.bin"].read_bytes() == b"".join(big)
+
+    archive_path = package.write_zip(build)
+    with zipfile.ZipFile(archive_path) as archive:
+        assert archive.testzip() is None
+        assert sorted(archive.namelist()) == sorted([*contents, *streamed])
+        for name, path in streamed.items():
+            assert archive.read(name) == path.read_bytes()
+            assert archive.getinfo(name).compress_type == zipfile.ZIP_DEFLATED
+        for name, data in contents.items():
+            assert archive.read(name) == data
+    if shutil.which("unzip"):
+        checked = subprocess.run(["unzip", "-t", str(archive_path)], capture_output=True, text=True, check=False)
+        assert checked.returncode == 0 and "No errors detected" in checked.stdout, checked.stdout + checked.stderr
+
+
+def test_outside_a_package_step_a_writer_writes_a_plain_file(tmp_path) -> None:
+    from features.create_export import package_files
+    from features.create_export.timeline import open_output
+
+    build = package.PackageBuild(base=tmp_path, spark_id="spark-plain", token="run")
+    build.folder.mkdir()
+    with open_output(tmp_path / "alone.bin") as stream:
+        stream.write(b"plain")
+    with package_files.streaming(build), open_output(tmp_path / "beside.bin") as stream:
+        stream.write(b"outside the build folder")  # not a package file: not streamed
+    assert build.archive is None and not build.digests
+    assert (tmp_path / "alone.bin").read_bytes() == b"plain"
+
+
+def test_a_writer_that_fails_midway_leaves_nothing_when_the_build_is_discarded(tmp_path) -> None:
+    from features.create_export import package_files
+    from features.create_export.timeline import open_output
+
+    build = package.PackageBuild(base=tmp_path, spark_id="spark-fail", token="run")
+    build.folder.mkdir()
+
+    def broken_writer() -> None:
+        with package_files.streaming(build), open_output(build.path_for("events.bin")) as stream:
+            stream.write(b"half a file")
+            raise RuntimeError("writer broke")
+
+    with pytest.raises(RuntimeError, match="writer broke"):
+        broken_writer()
+    assert build.archive is not None
+    package.discard(build)
+    assert build.archive is None and not build.folder.exists()
