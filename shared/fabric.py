@@ -21,7 +21,7 @@ import posixpath
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from itertools import pairwise
@@ -65,6 +65,13 @@ class CatalogEvent:
     source: str | None = None
     positions: list[Any] | None = None
     full_path: str | None = None
+
+
+# How the C scan makes an event: a new `CatalogEvent` with its slots filled in field order, what the
+# frozen dataclass's generated __init__ does with nothing else to run (no __post_init__, no defaults
+# computed), at a tenth of its cost. `test_the_c_scan_makes_exactly_what_the_python_clean_path_makes`.
+EVENT_SLOTS = (CatalogEvent, tuple(event_field.name for event_field in fields(CatalogEvent)))
+assert not hasattr(CatalogEvent, "__post_init__"), "the C scan would skip it (EVENT_SLOTS)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +171,7 @@ def repair_raw_batch(raw: bytes, codec_options: CodecOptions) -> _Batch:
     extension is built, every other one decoded by PyMongo and repaired in Python."""
     if _catalog_native is None:
         return repair_batch(bson.decode_all(raw, codec_options))
-    clean, others = _catalog_native.scan_batch(raw, CatalogEvent)
+    clean, others = _catalog_native.scan_batch(raw, EVENT_SLOTS)
     view = memoryview(raw)
     dirty = [
         _dirty(document)

@@ -399,7 +399,9 @@ def test_the_c_scan_makes_exactly_what_the_python_clean_path_makes() -> None:
 
     documents = awkward_documents()
     batch = b"".join(documents)
-    clean, others = _catalog_native.scan_batch(batch, CatalogEvent)
+    clean, others = _catalog_native.scan_batch(batch, fabric.EVENT_SLOTS)
+    called, called_others = _catalog_native.scan_batch(batch, CatalogEvent)  # the constructor called
+    assert (called, called_others) == (clean, others)
 
     expected_clean, expected_others, offset = [], [], 0
     for raw in documents:
@@ -413,6 +415,31 @@ def test_the_c_scan_makes_exactly_what_the_python_clean_path_makes() -> None:
     assert others == expected_others
     assert 0 < len(clean) < len(documents)
     assert _catalog_native.count_documents(batch) == len(documents)
+
+
+def test_events_made_from_their_slots_are_whole_frozen_events() -> None:
+    import dataclasses
+
+    from shared import _catalog_native, fabric
+
+    raw = bson_of(("_id", ObjectId()), ("sdnaEventType", "face"), ("eventValue", "v"), ("start", 1.0), ("end", 2.0))
+    event = _catalog_native.scan_batch(raw * 3, fabric.EVENT_SLOTS)[0][0]
+    assert type(event) is CatalogEvent and event.positions is None and event.full_path is None
+    assert hash(event) == hash(dataclasses.replace(event)) and repr(event).startswith("CatalogEvent(id=")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.value = "changed"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="nine field names"):
+        _catalog_native.scan_batch(raw, (CatalogEvent, ("id",)))
+    with pytest.raises(TypeError, match="not a plain slot"):
+        _catalog_native.scan_batch(
+            raw,
+            (
+                CatalogEvent,
+                ("id", "start", "end", "value", "source", "positions", "full_path", "confidence", "__class__"),
+            ),
+        )
+    with pytest.raises(AttributeError):
+        _catalog_native.scan_batch(raw, (CatalogEvent, ("nothing",) * 9))
 
 
 def test_text_that_is_not_utf8_is_left_to_pymongo_which_refuses_it_as_before() -> None:
