@@ -11,6 +11,7 @@ from setuptools import Extension, setup
 NATIVE_MODULES = {
     "shared._catalog_native": "shared/_catalog_native.c",
     "features.create_export.writers._srt_native": "features/create_export/writers/_srt_native.c",
+    "features.create_export.writers._vtt_native": "features/create_export/writers/_vtt_native.c",
     "features.create_export.writers._rows_native": "features/create_export/writers/_rows_native.c",
     "features.create_export._timecode_native": "features/create_export/_timecode_native.c",
 }

@@ -93,6 +93,9 @@ class SegmentTable(Sequence[Segment]):
         while self.segments:
             del self.segments[-SORT_STEP:]
 
+    def ids(self) -> list[str]:
+        return self.column("ids", lambda segments: [segment.id for segment in segments])
+
     def starts(self) -> list[float]:
         return self.column("starts", lambda segments: [segment.start for segment in segments])
 

@@ -136,7 +136,7 @@ def _placing_order(table: SegmentTable, rate: Fraction) -> list[int]:
     sorts instead of one of every segment (which held the GIL for 100 ms on 100,000 events).
     """
     starts, ends = table.start_frames(rate), table.end_frames(rate)
-    ids = table.column("ids", lambda segments: [segment.id for segment in segments])
+    ids = table.ids()
     rows = list(range(len(starts)))
     for first, last in _runs_of_equal(starts):
         rows[first:last] = sorted(rows[first:last], key=lambda row: (ends[row], ids[row]))

@@ -13,7 +13,10 @@ UTF-8 without BOM, LF line ends, no header text, no `Kind:`/`Language:` lines (a
 
 Issue 14: the cleaned text and the cue times are the `SegmentTable` columns the SRT writer uses too
 (whichever runs second reuses them), each clock label is formatted once, and cues are written a
-megabyte at a time (`writers.srt.write_in_chunks`).
+megabyte at a time (`writers.srt.write_in_chunks`). The identifiers, the cue format, the escaping, the
+encoding and the chunked writes then run in C (`_vtt_native.write_cues`, built by setup.py), a batch of
+cues at a time with the GIL released while each chunk is built; `python_write_cues` is the same in
+Python, the reference the C is tested against and the path where the extension is not built.
 """
 
 from __future__ import annotations
@@ -22,16 +25,23 @@ import re
 from collections.abc import Sequence
 from itertools import chain
 from pathlib import Path
+from typing import BinaryIO
 
 from features.create_export.segment_table import SegmentTable
 from features.create_export.timeline import Segment, Timeline, WrittenFile, open_output
 from features.create_export.writers.srt import (
+    BYTES_PER_WRITE,
     clock_labels,
     cue_milliseconds,
     cue_texts_of,
     one_frame_milliseconds,
     write_in_chunks,
 )
+
+try:
+    from features.create_export.writers import _vtt_native
+except ImportError:  # built without a C compiler: setup.py's extensions are optional
+    _vtt_native = None
 
 _NOT_IN_IDENTIFIER = re.compile(r"[^A-Za-z0-9_.:-]+")
 _BLOCK_KEYWORDS = ("NOTE", "STYLE", "REGION")
@@ -41,19 +51,41 @@ def write_segments(path: Path, segments: Sequence[Segment], timeline: Timeline) 
     """Write one cue per segment with text and return the file written."""
     table = SegmentTable.of(segments)
     starts, ends = cue_milliseconds(table, one_frame_milliseconds(timeline.rate))
+    texts = cue_texts_of(table)
+    with open_output(path) as stream:
+        stream.write(b"WEBVTT\n\n")
+        written = write_cues(stream, table.ids(), starts, ends, texts)
+    return [WrittenFile(path=path, items=written, skipped=len(table) - written)]
+
+
+def write_cues(
+    stream: BinaryIO, ids: Sequence[str], starts: Sequence[int], ends: Sequence[int], texts: Sequence[str]
+) -> int:
+    """The cues of the segments with text, written in chunks of about `BYTES_PER_WRITE`; how many there were."""
+    if _vtt_native is not None:
+        return _vtt_native.write_cues(stream.write, ids, starts, ends, texts, BYTES_PER_WRITE)
+    return python_write_cues(stream, ids, starts, ends, texts)
+
+
+def python_write_cues(
+    stream: BinaryIO,
+    ids: Sequence[str],
+    starts: Sequence[int],
+    ends: Sequence[int],
+    texts: Sequence[str],
+    bytes_per_write: int = BYTES_PER_WRITE,
+) -> int:
+    """`write_cues` in Python: what `_vtt_native.write_cues` must write, byte for byte."""
     labels = clock_labels(chain(starts, ends), ".")
     # Filled in cue order as the cues are written: the first cue with an identifier keeps it.
     used_identifiers: set[str] = set()
     cues = (
-        _identifier_line(segment.id, used_identifiers)
+        _identifier_line(segment_id, used_identifiers)
         + b"%b --> %b\n%b\n\n" % (labels[start_ms], labels[end_ms], _escaped(text).encode("utf-8"))
-        for segment, start_ms, end_ms, text in zip(table, starts, ends, cue_texts_of(table), strict=True)
+        for segment_id, start_ms, end_ms, text in zip(ids, starts, ends, texts, strict=True)
         if text
     )
-    with open_output(path) as stream:
-        stream.write(b"WEBVTT\n\n")
-        written = write_in_chunks(stream, cues)
-    return [WrittenFile(path=path, items=written, skipped=len(table) - written)]
+    return write_in_chunks(stream, cues, bytes_per_write)
 
 
 def _identifier_line(segment_id: str, used: set[str]) -> bytes:

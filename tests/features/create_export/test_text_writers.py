@@ -894,6 +894,261 @@ def test_vtt_of_nothing_is_a_header(tmp_path: Path) -> None:
     assert webvtt.read(str(path)).captions == []
 
 
+# --- WebVTT: the C cue loop -------------------------------------------------------------------------
+
+VTT_NATIVE = vtt_writer._vtt_native  # the module vtt.py writes with; None where it is not built
+needs_vtt_native = pytest.mark.skipif(VTT_NATIVE is None, reason="the C extension writers._vtt_native is not built")
+# Ids of any characters; ids a few characters apart, so identifiers repeat and start like keywords.
+VTT_IDS = st.one_of(
+    st.text(max_size=8),
+    st.text(alphabet="NOTESTYLREGIN a.-:_>\u00e9\U0001f600", max_size=7),
+    st.sampled_from(["same", "NOTE", "NOTE 1", "STYLE", "REGION", "REGIONS", "Note", "xNOTE", " NOTE", "a-->b", ""]),
+)
+# Texts with markup, non-ASCII and astral characters, line breaks; the empty text has no cue.
+VTT_TEXTS = st.one_of(
+    st.just(""),
+    st.text(max_size=8),
+    st.text(alphabet="&<>a \n\u00e9\u0800\u65e5\U0001f600", max_size=10),
+    st.sampled_from(["&amp;", "<b>x</b>", "a -> b", "x" * 300]),
+)
+# Small times, so labels repeat; around 100 hours; up to a long long (the Python labels have no limit).
+VTT_TIMES = st.one_of(st.integers(0, 40), st.integers(359_999_990, 360_000_010), st.integers(0, 2**63 - 1))
+
+
+def vtt_columns(segments: Sequence[tuple[str, int, int, str]]) -> tuple[list, list, list, list]:
+    return tuple(list(column) for column in zip(*segments, strict=True)) if segments else ([], [], [], [])
+
+
+def python_vtt(stream: Chunks, columns: Sequence[list], bytes_per_write: int) -> int:
+    return vtt_writer.python_write_cues(stream, *columns, bytes_per_write)
+
+
+def native_vtt(stream: Chunks, columns: Sequence[list], bytes_per_write: int) -> int:
+    return VTT_NATIVE.write_cues(stream.write, *columns, bytes_per_write)
+
+
+def vtt_python_chunks(columns: Sequence[list], bytes_per_write: int) -> tuple[int, list[bytes]]:
+    stream = Chunks()
+    return python_vtt(stream, columns, bytes_per_write), stream.chunks
+
+
+def vtt_native_chunks(columns: Sequence[list], bytes_per_write: int) -> tuple[int, list[bytes]]:
+    stream = Chunks()
+    return native_vtt(stream, columns, bytes_per_write), stream.chunks
+
+
+def test_vtt_writer_uses_the_native_module_when_it_is_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    native = pytest.importorskip("features.create_export.writers._vtt_native", reason="the C extension is not built")
+    assert vtt_writer._vtt_native is native
+    calls = []
+    write_cues = native.write_cues
+    monkeypatch.setattr(native, "write_cues", lambda *args: calls.append(args) or write_cues(*args))
+    monkeypatch.setattr(vtt_writer, "python_write_cues", None)  # never called
+    vtt_writer.write_segments(tmp_path / "out.vtt", hostile_segments(), timeline())
+    assert len(calls) == 1
+
+
+@needs_vtt_native
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(VTT_IDS, VTT_TIMES, VTT_TIMES, VTT_TEXTS), max_size=30),
+    st.one_of(st.integers(1, 200), st.just(vtt_writer.BYTES_PER_WRITE)),
+)
+def test_vtt_native_cues_are_the_python_cues(segments: list[tuple[str, int, int, str]], bytes_per_write: int) -> None:
+    columns = vtt_columns(segments)
+    assert vtt_native_chunks(columns, bytes_per_write) == vtt_python_chunks(columns, bytes_per_write)
+
+
+@needs_vtt_native
+@pytest.mark.parametrize("bytes_per_write", [1, 997, vtt_writer.BYTES_PER_WRITE])
+def test_vtt_native_writes_batches_of_cues_as_python_does(bytes_per_write: int) -> None:
+    # More cues than one batch of the C (8,192), ids repeating across batches, every tenth text empty.
+    segments = by_start(many_segments(20_000))
+    table = vtt_writer.SegmentTable.of(segments)
+    starts, ends = vtt_writer.cue_milliseconds(table, 40)
+    ids = [f"{segment.id[:4]}{index % 9_000}" for index, segment in enumerate(segments)]
+    texts = ["" if index % 10 == 0 else text for index, text in enumerate(vtt_writer.cue_texts_of(table))]
+    columns = (ids, starts, ends, texts)
+    assert vtt_native_chunks(columns, bytes_per_write) == vtt_python_chunks(columns, bytes_per_write)
+
+
+@needs_vtt_native
+@pytest.mark.parametrize("name", list(SETS))
+def test_vtt_file_is_the_same_without_the_native_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: Timeline, name: str
+) -> None:
+    segments = SETS[name]()
+    native = vtt_writer.write_segments(tmp_path / "native.vtt", segments, line)
+    monkeypatch.setattr(vtt_writer, "_vtt_native", None)
+    python = vtt_writer.write_segments(tmp_path / "python.vtt", segments, line)
+    assert (tmp_path / "native.vtt").read_bytes() == (tmp_path / "python.vtt").read_bytes()
+    assert [(file.items, file.skipped) for file in native] == [(file.items, file.skipped) for file in python]
+
+
+def test_vtt_of_no_cues_is_one_empty_write() -> None:
+    for columns in (([], [], [], []), (["a"], [0], [1], [""])):
+        assert vtt_python_chunks(columns, 10) == (0, [b""])
+        if VTT_NATIVE is not None:
+            assert vtt_native_chunks(columns, 10) == (0, [b""])
+
+
+@needs_vtt_native
+@pytest.mark.parametrize("bytes_per_write", [1, 60, vtt_writer.BYTES_PER_WRITE])
+def test_vtt_native_fails_on_a_lone_surrogate_as_python_does(bytes_per_write: int) -> None:
+    # The same error (the escaped text's position), after the same chunks: the one being made is lost.
+    columns = (["a", "b", "c"], [0, 1, 2], [1, 2, 3], ["one & two", "x<\ud800y", "three"])
+    outcomes = []
+    for write_cues in (native_vtt, python_vtt):
+        stream = Chunks()
+        with pytest.raises(UnicodeEncodeError) as raised:
+            write_cues(stream, columns, bytes_per_write)
+        outcomes.append((raised.value.args, stream.chunks))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == ("utf-8", "x&lt;\ud800y", 5, 6, "surrogates not allowed")
+
+
+def test_vtt_identifiers_keep_only_their_ascii_characters() -> None:
+    # A lone surrogate or any non-ASCII letter in an id is dropped, never encoded.
+    columns = (["\ud800a\u00e9\u212a1", "\U0001f600"], [0, 1], [1, 2], ["x", "y"])
+    assert vtt_python_chunks(columns, 1 << 20) == (2, [b"a1\n00:00:00.000 --> 00:00:00.001\nx\n\n" + VTT_NO_ID])
+    if VTT_NATIVE is not None:
+        assert vtt_native_chunks(columns, 1 << 20) == vtt_python_chunks(columns, 1 << 20)
+
+
+VTT_NO_ID = b"00:00:00.001 --> 00:00:00.002\ny\n\n"
+GOOD_VTT = {"ids": ["a", "b"], "starts": [0, 10], "ends": [20, 30], "texts": ["x", "y"], "bytes_per_write": 1}
+BAD_VTT = {
+    "negative start": ({"starts": [-1, 10]}, ValueError),
+    "time past a long long": ({"ends": [20, 2**63]}, ValueError),
+    "float time": ({"starts": [0.0, 10]}, TypeError),
+    "None time": ({"ends": [20, None]}, TypeError),
+    "bytes text": ({"texts": ["x", b"y"]}, TypeError),
+    "None id": ({"ids": ["a", None]}, TypeError),
+    "bytes id": ({"ids": [b"a", "b"]}, TypeError),
+    "fewer texts": ({"texts": ["x"]}, ValueError),
+    "more ends": ({"ends": [20, 30, 40]}, ValueError),
+    "fewer ids": ({"ids": ["a"]}, ValueError),
+    "starts not a sequence": ({"starts": None}, TypeError),
+    "texts an int": ({"texts": 5}, TypeError),
+    "write not callable": ({"write": None}, TypeError),
+    "no bytes per write": ({"bytes_per_write": 0}, ValueError),
+    "bytes per write a str": ({"bytes_per_write": "1"}, TypeError),
+}
+
+
+def call_vtt_native(**changes: object) -> int:
+    arguments = {"write": Chunks().write, **GOOD_VTT, **changes}
+    return VTT_NATIVE.write_cues(*arguments.values())
+
+
+@needs_vtt_native
+@pytest.mark.parametrize(("changes", "error"), list(BAD_VTT.values()), ids=list(BAD_VTT))
+def test_vtt_native_refuses_bad_input(changes: dict, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        call_vtt_native(**changes)
+
+
+@needs_vtt_native
+def test_vtt_native_passes_on_a_failed_write() -> None:
+    with pytest.raises(OSError, match="disk full"):
+        call_vtt_native(write=fail_to_write)
+
+
+@needs_vtt_native
+def test_vtt_native_survives_columns_changed_by_write() -> None:
+    # The texts of the batch being built are its own references; the next batch sees the change.
+    texts = [f"text {index}" for index in range(10_000)]
+    with pytest.raises(ValueError, match="texts has 0 items"):
+        VTT_NATIVE.write_cues(lambda chunk: texts.clear(), ["a"] * 10_000, [0] * 10_000, [1] * 10_000, texts, 1)
+
+
+@needs_vtt_native
+def test_vtt_native_leaks_neither_references_nor_memory() -> None:
+    text, identifier = "kept & <shown>", "kept-id"
+    good = {"ids": [identifier, identifier], "texts": [text, text]}
+    calls = [
+        good,
+        {**good, "write": fail_to_write},
+        {**good, "texts": [text, "\ud800"]},
+        *({**good, **changes} for changes, _ in BAD_VTT.values() if "texts" not in changes and "ids" not in changes),
+    ]
+
+    def call_all() -> None:
+        for changes in calls:
+            with contextlib.suppress(ValueError, TypeError, OSError):
+                call_vtt_native(**changes)
+
+    # The first calls fill caches (exception types' strings, interned names), and a few hundred rounds
+    # the free list of tuples (the lone surrogate's error, made as Python makes it, uses a few).
+    for _ in range(500):
+        call_all()
+    references = (sys.getrefcount(text), sys.getrefcount(identifier))
+    tracemalloc.start()
+    try:
+        call_all()
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(200):
+            call_all()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert (sys.getrefcount(text), sys.getrefcount(identifier)) == references
+    assert grown < 1_000, f"{grown} bytes more after 200 rounds"
+
+
+# Run in a child whose address space is capped: the chunk cannot grow to hold the cue.
+VTT_OUT_OF_MEMORY = """
+import resource
+from features.create_export.writers._vtt_native import write_cues
+with open("/proc/self/statm") as statm:
+    size = int(statm.read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (size + (256 << 20), resource.RLIM_INFINITY))
+text = "&" * (60 << 20)  # 60 MB, 300 MB escaped
+try:
+    write_cues(lambda chunk: None, ["a"], [0], [1], [text], 1 << 20)
+except MemoryError:
+    print("MemoryError")
+del text
+print(write_cues(lambda chunk: None, ["a"], [0], [1], ["after"], 1))
+"""
+
+
+@needs_vtt_native
+def test_vtt_native_raises_memory_error_when_it_cannot_grow() -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", VTT_OUT_OF_MEMORY], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (child.returncode, child.stdout.split()) == (0, ["MemoryError", "1"]), child.stderr
+
+
+@needs_vtt_native
+def test_vtt_native_lets_other_threads_run_while_it_builds_a_chunk() -> None:
+    # As for SRT: with a switch interval of a minute, another thread runs only where the GIL is given
+    # up. Each of the ten 16 MB cues takes milliseconds to build, time enough for the observer, woken by
+    # the first write, to take the GIL and see that the cues are still being written.
+    written: list[int] = []
+    first_write = threading.Event()
+    seen: list[int] = []
+
+    def write(chunk: bytes) -> None:
+        written.append(len(chunk))
+        first_write.set()
+
+    text = "\u00e9" * (8 << 20)
+    observer = threading.Thread(target=lambda: first_write.wait() and seen.append(len(written)))
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(60)
+    try:
+        observer.start()
+        VTT_NATIVE.write_cues(write, [str(index) for index in range(10)], [0] * 10, [1] * 10, [text] * 10, 1)
+    finally:
+        sys.setswitchinterval(interval)
+        first_write.set()
+        observer.join()
+    assert len(written) == 11  # ten cues, then the empty last chunk
+    assert seen and seen[0] < 11
+
+
 # --- Avid marker list -------------------------------------------------------------------------------
 
 AVID_COMMENT_LIMIT = 240  # the module docstring's promise
