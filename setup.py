@@ -14,6 +14,7 @@ NATIVE_MODULES = {
     "features.create_export.writers._vtt_native": "features/create_export/writers/_vtt_native.c",
     "features.create_export.writers._rows_native": "features/create_export/writers/_rows_native.c",
     "features.create_export._timecode_native": "features/create_export/_timecode_native.c",
+    "features.create_export._text_native": "features/create_export/_text_native.c",
 }
 # No -Werror: a newer compiler's new warning must not turn into a missing (optional) extension.
 # No fused multiply-add: the frame arithmetic must round as Python's floats do, step by step.

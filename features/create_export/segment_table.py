@@ -102,6 +102,10 @@ class SegmentTable(Sequence[Segment]):
     def ends(self) -> list[float]:
         return self.column("ends", lambda segments: [segment.end for segment in segments])
 
+    def values(self) -> list[str]:
+        """Each segment's text as the catalog holds it (the EDL, XML and OTIO names start from it)."""
+        return self.column("values", lambda segments: [segment.value for segment in segments])
+
     def start_frames(self, rate: Fraction) -> list[int]:
         """The nearest frame to each start, halves up (`timecode.seconds_to_frame`)."""
         return self.column(("start_frames", rate), lambda _: frames_at(self.starts(), rate))

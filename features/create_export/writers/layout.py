@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import posixpath
 import re
+import sys
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -39,7 +40,17 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from features.create_export.segment_table import SegmentTable
-from features.create_export.text import is_single_line, single_line, truncate, xml_safe
+from features.create_export.text import (
+    NOT_EMPTY,
+    ONE_SPACED,
+    PRINTABLE,
+    fix_some,
+    indexes_to_fix,
+    is_single_line,
+    single_line,
+    truncate,
+    xml_safe,
+)
 from features.create_export.timecode import SUPPORTED_RATES, exact_seconds, seconds_to_frame, supports_drop_frame
 from features.create_export.timeline import Segment, SelectRange, Timeline, open_output
 
@@ -48,6 +59,8 @@ T = TypeVar("T")
 # Long enough for any sensible marker name, short enough for an NLE's marker list; the note keeps all.
 NAME_LIMIT = 255
 _LINE_ENDS = re.compile("\r\n?")
+# What `_name_as_is` checks (with the length): a non-empty value passing these is its own name.
+AS_IS_NAME = PRINTABLE | ONE_SPACED | NOT_EMPTY
 # Markers joined into one write: few writes, and no one join long enough to hold the GIL for long.
 CHUNK = 2000
 
@@ -205,18 +218,33 @@ def marker_note(segment: Segment, name: str) -> str:
 
 def marker_names(table: SegmentTable) -> list[str]:
     """`marker_name` of every segment, in table order."""
-    return table.column("marker_names", lambda segments: [_name_as_is(s.value) or marker_name(s) for s in segments])
+    return _marker_names_and_fixes(table)[0]
 
 
 def marker_notes(table: SegmentTable) -> list[str]:
     """`marker_note` of every segment, in table order."""
 
     def compute(segments: list[Segment]) -> list[str]:
-        # A name equal to its value is the value with nothing cleaned, whose note is that name again.
-        pairs = zip(segments, marker_names(table), strict=True)
-        return ["" if name == s.value else marker_note(s, name) for s, name in pairs]
+        # A name equal to its value is the value with nothing cleaned, whose note is that name again:
+        # only the segments whose name was cleaned can have a note.
+        names, fixes = _marker_names_and_fixes(table)
+        notes = [""] * len(segments)
+        for row in fixes:
+            segment = segments[row]
+            notes[row] = "" if names[row] == segment.value else marker_note(segment, names[row])
+        return notes
 
     return table.column("marker_notes", compute)
+
+
+def _marker_names_and_fixes(table: SegmentTable) -> tuple[list[str], list[int]]:
+    """The names column, and the rows whose name is not their value as it is (`_name_as_is`)."""
+
+    def compute(segments: list[Segment]) -> tuple[list[str], list[int]]:
+        fixes = indexes_to_fix(table.values(), "", NAME_LIMIT, AS_IS_NAME)
+        return fix_some(table.values(), lambda row: marker_name(segments[row]), fixes), fixes
+
+    return table.column("marker_names_and_fixes", compute)
 
 
 def xml_marker_names(table: SegmentTable) -> list[str]:
@@ -235,6 +263,7 @@ def _name_as_is(text: str) -> str:
     Every character display_name removes or replaces (controls, line and paragraph separators,
     surrogates, non-characters) is unprintable, and the one printable change it makes is to a run of
     spaces; so printable text with no double space and nothing to strip or cut is left as it is.
+    `marker_names` makes the same check (AS_IS_NAME) of a whole column at once; this is its reference.
     """
     if len(text) <= NAME_LIMIT and is_single_line(text):
         return text
@@ -262,9 +291,9 @@ def xml_text(text: str) -> str:
     return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
 
 
-def xml_texts(texts: Iterable[str]) -> list[str]:
-    """`xml_text` of each text; text with nothing to escape is kept without a call."""
-    return [text if "&" not in text and "<" not in text and ">" not in text else xml_text(text) for text in texts]
+def xml_texts(texts: list[str]) -> list[str]:
+    """`xml_text` of each text; only the texts holding something to escape are looked at again."""
+    return fix_some(texts, lambda index: xml_text(texts[index]), indexes_to_fix(texts, "&<>", sys.maxsize, 0))
 
 
 def xml_attribute(text: str) -> str:
@@ -278,9 +307,11 @@ def attribute_from_xml_text(escaped: str) -> str:
     return escaped.replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
 
 
-def attributes_from_xml_texts(texts: Iterable[str]) -> list[str]:
-    """`attribute_from_xml_text` of each text; text with nothing to change (most) is kept without a call."""
-    return [text if text.isprintable() and '"' not in text else attribute_from_xml_text(text) for text in texts]
+def attributes_from_xml_texts(texts: list[str]) -> list[str]:
+    """`attribute_from_xml_text` of each text; only those with a quote or an unprintable character (few)
+    are looked at again: a line break and a tab are unprintable, and so is every other change."""
+    changed = indexes_to_fix(texts, '"', sys.maxsize, PRINTABLE)
+    return fix_some(texts, lambda index: attribute_from_xml_text(texts[index]), changed)
 
 
 def write_in_chunks(out: IO[str], pieces: Iterable[str]) -> None:
