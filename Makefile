@@ -8,7 +8,7 @@ FERRETDB := .build/ferretdb-embedded
 .PHONY: install run test pytest smoke fuzz bench lint format ferretdb clean
 
 # The C speedups (setup.py) are rebuilt when a source changes.
-NATIVE_SOURCES := $(wildcard shared/*.c features/*/*.c features/*/*/*.c)
+NATIVE_SOURCES := $(wildcard shared/*.[ch] features/*/*.[ch] features/*/*/*.[ch])
 
 $(INSTALLED): pyproject.toml setup.py $(NATIVE_SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -20,10 +20,13 @@ NATIVE_MODULES = {
 # No fused multiply-add: the frame arithmetic must round as Python's floats do, step by step.
 COMPILE_ARGS = ["-O2", "-std=c11", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 
+# Shared by some of the sources (a change rebuilds every module).
+HEADERS = ["features/create_export/writers/_cue_chunks.h"]
+
 if __name__ == "__main__":
     setup(
         ext_modules=[
-            Extension(name, [source], optional=True, extra_compile_args=COMPILE_ARGS)
+            Extension(name, [source], depends=HEADERS, optional=True, extra_compile_args=COMPILE_ARGS)
             for name, source in NATIVE_MODULES.items()
         ]
     )

@@ -12,16 +12,14 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "_cue_chunks.h"
+
 #include <limits.h>
 #include <string.h>
 
 /* The most a cue holds besides its shown text: a number (at most 19 digits), two labels (hours of at
  * most 13 digits, then ":MM:SS,mmm"), " --> " and three LFs: 73 bytes, rounded up. */
 #define CUE_OVERHEAD 96
-/* The first chunk's room beyond `bytes_per_write`: a typical cue fits without growing it. */
-#define CHUNK_SLACK 65536
-/* A chunk's first room when `bytes_per_write` is huge: it grows as cues arrive. */
-#define CHUNK_FIRST_ROOM (1 << 20)
 /* The shown text's first room: a few lines; it doubles as more are shown at once. */
 #define SHOWN_FIRST_ROOM 4096
 
@@ -54,13 +52,6 @@ typedef struct {
     Py_ssize_t cues;
 } Sweep;
 
-/* A bytes object being filled; it is handed to `write` (and replaced) once it holds a chunk. */
-typedef struct {
-    PyObject *bytes;
-    size_t size;
-    size_t room;
-    size_t wanted; /* set when a cue does not fit: the room it needs */
-} Chunk;
 
 typedef enum { BUILT_FULL, BUILT_ALL, NEEDS_ROOM, OUT_OF_MEMORY } Built;
 
@@ -74,24 +65,6 @@ static void spans_free(Spans *spans) {
     Py_CLEAR(spans->keep);
 }
 
-/* One time in milliseconds: an int, at least 0, that fits in a long long. */
-static int read_time(PyObject *item, const char *what, long long *out) {
-    if (!PyLong_Check(item)) {
-        PyErr_Format(PyExc_TypeError, "%s must be ints of milliseconds, not %.100s", what, Py_TYPE(item)->tp_name);
-        return -1;
-    }
-    int overflow = 0;
-    long long value = PyLong_AsLongLongAndOverflow(item, &overflow);
-    if (value == -1 && PyErr_Occurred()) {
-        return -1;
-    }
-    if (overflow != 0 || value < 0) {
-        PyErr_Format(PyExc_ValueError, "%s must be milliseconds from 0 to %lld, not %R", what, LLONG_MAX, item);
-        return -1;
-    }
-    *out = value;
-    return 0;
-}
 
 /* A tuple of the sequence's items: our own references, safe from a caller changing its list. */
 static PyObject *as_tuple(PyObject *sequence, const char *what) {
@@ -309,44 +282,16 @@ static int advance(Sweep *sweep, const Spans *spans, long long boundary) {
 
 /* --- formatting a cue (no GIL) ------------------------------------------------------------------ */
 
-/* The decimal digits of the value, at least `width` of them. */
-static char *put_digits(char *out, unsigned long long value, int width) {
-    char digits[24];
-    int count = 0;
-    do {
-        digits[count++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value > 0);
-    while (count < width) {
-        digits[count++] = '0';
-    }
-    while (count > 0) {
-        *out++ = digits[--count];
-    }
-    return out;
-}
 
-/* `clock(ms, ",")`: HH:MM:SS,mmm, the hours with more digits from 100 on. */
-static char *put_label(char *out, long long milliseconds) {
-    unsigned long long millis = (unsigned long long)milliseconds;
-    unsigned long long seconds = millis / 1000;
-    out = put_digits(out, seconds / 3600, 2);
-    *out++ = ':';
-    out = put_digits(out, seconds % 3600 / 60, 2);
-    *out++ = ':';
-    out = put_digits(out, seconds % 60, 2);
-    *out++ = ',';
-    return put_digits(out, millis % 1000, 3);
-}
 
 /* `b"%d\n%b --> %b\n%b\n" % (number, label(start), label(end), shown)`; the room was checked. */
 static void put_cue(Chunk *chunk, const Sweep *sweep, long long end) {
     char *start = PyBytes_AS_STRING(chunk->bytes) + chunk->size;
     char *out = put_digits(start, (unsigned long long)sweep->cues + 1, 1);
     *out++ = '\n';
-    out = put_label(out, sweep->moment);
+    out = put_label(out, sweep->moment, ',');
     memcpy(out, " --> ", 5);
-    out = put_label(out + 5, end);
+    out = put_label(out + 5, end, ',');
     *out++ = '\n';
     memcpy(out, sweep->shown, sweep->shown_size);
     out += sweep->shown_size;
@@ -380,43 +325,8 @@ static Built build_chunk(Sweep *sweep, const Spans *spans, Chunk *chunk, size_t 
 
 /* --- chunks and writes (GIL held) --------------------------------------------------------------- */
 
-static int chunk_open(Chunk *chunk, size_t room) {
-    chunk->bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)room);
-    chunk->size = 0;
-    chunk->room = chunk->bytes != NULL ? room : 0;
-    return chunk->bytes != NULL ? 0 : -1;
-}
 
-static int chunk_grow(Chunk *chunk) {
-    size_t room = chunk->room + chunk->room / 2;
-    if (room < chunk->wanted) {
-        room = chunk->wanted;
-    }
-    if (room > (size_t)PY_SSIZE_T_MAX) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (_PyBytes_Resize(&chunk->bytes, (Py_ssize_t)room) < 0) {
-        return -1; /* it has freed the bytes and set chunk->bytes to NULL */
-    }
-    chunk->room = room;
-    return 0;
-}
 
-/* Hands the chunk's bytes to `write` and opens the next one, as roomy as this one had to be. */
-static int chunk_write(Chunk *chunk, PyObject *write, int last) {
-    size_t room = chunk->room;
-    if (_PyBytes_Resize(&chunk->bytes, (Py_ssize_t)chunk->size) < 0) {
-        return -1;
-    }
-    PyObject *result = PyObject_CallOneArg(write, chunk->bytes);
-    Py_CLEAR(chunk->bytes);
-    if (result == NULL) {
-        return -1;
-    }
-    Py_DECREF(result);
-    return last ? 0 : chunk_open(chunk, room);
-}
 
 /* Builds and writes the chunks; returns 0, or -1 with an exception set. */
 static int write_all(PyObject *write, const Spans *spans, Sweep *sweep, Chunk *chunk, size_t bytes_per_write) {
@@ -457,23 +367,17 @@ static PyObject *write_cues(PyObject *module, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOOn:write_cues", &write, &starts, &ends, &lines, &bytes_per_write)) {
         return NULL;
     }
-    if (!PyCallable_Check(write)) {
-        PyErr_Format(PyExc_TypeError, "write must be callable, not %.100s", Py_TYPE(write)->tp_name);
-        return NULL;
-    }
-    if (bytes_per_write < 1) {
-        PyErr_Format(PyExc_ValueError, "bytes_per_write must be at least 1, not %zd", bytes_per_write);
+    if (!writer_arguments_ok(write, bytes_per_write)) {
         return NULL;
     }
     Spans spans = {0};
     Sweep sweep = {0};
     Chunk chunk = {0};
-    size_t first_room = (size_t)bytes_per_write < CHUNK_FIRST_ROOM ? (size_t)bytes_per_write : CHUNK_FIRST_ROOM;
     PyObject *result = NULL;
     if (spans_read(&spans, starts, ends, lines) == 0) {
         if (sweep_init(&sweep, spans.count) < 0) {
             PyErr_NoMemory();
-        } else if (chunk_open(&chunk, first_room + CHUNK_SLACK) == 0 &&
+        } else if (chunk_open_first(&chunk, bytes_per_write) == 0 &&
                    write_all(write, &spans, &sweep, &chunk, (size_t)bytes_per_write) == 0) {
             result = PyLong_FromSsize_t(sweep.cues);
         }

@@ -14,6 +14,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "_cue_chunks.h"
+
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,10 +27,6 @@
 #define CUE_OVERHEAD 96
 /* Escaped UTF-8 bytes per character at most: `&amp;` (an astral character is 4). */
 #define BYTES_PER_CHARACTER 5
-/* The first chunk's room beyond `bytes_per_write`: a typical cue fits without growing it. */
-#define CHUNK_SLACK 65536
-/* A chunk's first room when `bytes_per_write` is huge: it grows as cues arrive. */
-#define CHUNK_FIRST_ROOM (1 << 20)
 /* The identifier set's first slots (a power of two) and bytes; both double as needed. */
 #define FIRST_SLOTS 1024
 #define FIRST_ARENA 65536
@@ -81,13 +79,6 @@ typedef struct {
     size_t used;
 } Identifiers;
 
-/* A bytes object being filled; it is handed to `write` (and replaced) once it holds a chunk. */
-typedef struct {
-    PyObject *bytes;
-    size_t size;
-    size_t room;
-    size_t wanted; /* set when a cue does not fit: the room it needs */
-} Chunk;
 
 typedef enum { BATCH_DONE, BUILT_FULL, NEEDS_ROOM, OUT_OF_MEMORY, LONE_SURROGATE } Built;
 
@@ -130,24 +121,6 @@ static int columns_read(Columns *columns, PyObject *ids, PyObject *starts, PyObj
                : 0;
 }
 
-/* One time in milliseconds: an int, at least 0, that fits in a long long. */
-static int read_time(PyObject *item, const char *what, long long *out) {
-    if (!PyLong_Check(item)) {
-        PyErr_Format(PyExc_TypeError, "%s must be ints of milliseconds, not %.100s", what, Py_TYPE(item)->tp_name);
-        return -1;
-    }
-    int overflow = 0;
-    long long value = PyLong_AsLongLongAndOverflow(item, &overflow);
-    if (value == -1 && PyErr_Occurred()) {
-        return -1;
-    }
-    if (overflow != 0 || value < 0) {
-        PyErr_Format(PyExc_ValueError, "%s must be milliseconds from 0 to %lld, not %R", what, LLONG_MAX, item);
-        return -1;
-    }
-    *out = value;
-    return 0;
-}
 
 static int read_characters(PyObject *item, const char *what, Characters *out) {
     if (!PyUnicode_Check(item)) {
@@ -307,35 +280,7 @@ static int identifiers_add(Identifiers *used, const char *bytes, size_t length) 
 
 /* --- formatting a cue (no GIL) ------------------------------------------------------------------ */
 
-/* The decimal digits of the value, at least `width` of them. */
-static char *put_digits(char *out, unsigned long long value, int width) {
-    char digits[24];
-    int count = 0;
-    do {
-        digits[count++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value > 0);
-    while (count < width) {
-        digits[count++] = '0';
-    }
-    while (count > 0) {
-        *out++ = digits[--count];
-    }
-    return out;
-}
 
-/* `clock(ms, ".")`: HH:MM:SS.mmm, the hours with more digits from 100 on. */
-static char *put_label(char *out, long long milliseconds) {
-    unsigned long long millis = (unsigned long long)milliseconds;
-    unsigned long long seconds = millis / 1000;
-    out = put_digits(out, seconds / 3600, 2);
-    *out++ = ':';
-    out = put_digits(out, seconds % 3600 / 60, 2);
-    *out++ = ':';
-    out = put_digits(out, seconds % 60, 2);
-    *out++ = '.';
-    return put_digits(out, millis % 1000, 3);
-}
 
 /* `[A-Za-z0-9_.:-]`, the characters `_NOT_IN_IDENTIFIER` keeps (an ASCII class: no flags). */
 static int in_identifier(Py_UCS4 character) {
@@ -415,9 +360,9 @@ static Built put_cue(Chunk *chunk, const Cue *cue, Identifiers *used) {
     if (out == NULL) {
         return OUT_OF_MEMORY;
     }
-    out = put_label(out, cue->start);
+    out = put_label(out, cue->start, '.');
     memcpy(out, " --> ", 5);
-    out = put_label(out + 5, cue->end);
+    out = put_label(out + 5, cue->end, '.');
     *out++ = '\n';
     out = put_text(out, &cue->text);
     if (out == NULL) {
@@ -492,43 +437,8 @@ static Built build_chunk(Batch *batch, Chunk *chunk, Identifiers *used, size_t b
 
 /* --- chunks and writes (GIL held) --------------------------------------------------------------- */
 
-static int chunk_open(Chunk *chunk, size_t room) {
-    chunk->bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)room);
-    chunk->size = 0;
-    chunk->room = chunk->bytes != NULL ? room : 0;
-    return chunk->bytes != NULL ? 0 : -1;
-}
 
-static int chunk_grow(Chunk *chunk) {
-    size_t room = chunk->room + chunk->room / 2;
-    if (room < chunk->wanted) {
-        room = chunk->wanted;
-    }
-    if (room > (size_t)PY_SSIZE_T_MAX) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (_PyBytes_Resize(&chunk->bytes, (Py_ssize_t)room) < 0) {
-        return -1; /* it has freed the bytes and set chunk->bytes to NULL */
-    }
-    chunk->room = room;
-    return 0;
-}
 
-/* Hands the chunk's bytes to `write` and, unless it was the last, opens the next one as roomy. */
-static int chunk_write(Chunk *chunk, PyObject *write, int last) {
-    size_t room = chunk->room;
-    if (_PyBytes_Resize(&chunk->bytes, (Py_ssize_t)chunk->size) < 0) {
-        return -1;
-    }
-    PyObject *result = PyObject_CallOneArg(write, chunk->bytes);
-    Py_CLEAR(chunk->bytes);
-    if (result == NULL) {
-        return -1;
-    }
-    Py_DECREF(result);
-    return last ? 0 : chunk_open(chunk, room);
-}
 
 /* The error the Python path raises: the escaped text's UnicodeEncodeError, its position and all. */
 static void raise_encode_error(PyObject *text) {
@@ -599,12 +509,7 @@ static PyObject *write_cues(PyObject *module, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOOOn:write_cues", &write, &ids, &starts, &ends, &texts, &bytes_per_write)) {
         return NULL;
     }
-    if (!PyCallable_Check(write)) {
-        PyErr_Format(PyExc_TypeError, "write must be callable, not %.100s", Py_TYPE(write)->tp_name);
-        return NULL;
-    }
-    if (bytes_per_write < 1) {
-        PyErr_Format(PyExc_ValueError, "bytes_per_write must be at least 1, not %zd", bytes_per_write);
+    if (!writer_arguments_ok(write, bytes_per_write)) {
         return NULL;
     }
     Columns columns = {0};
@@ -612,13 +517,12 @@ static PyObject *write_cues(PyObject *module, PyObject *args) {
     Identifiers used = {0};
     Chunk chunk = {0};
     Py_ssize_t cues = 0;
-    size_t first_room = (size_t)bytes_per_write < CHUNK_FIRST_ROOM ? (size_t)bytes_per_write : CHUNK_FIRST_ROOM;
     PyObject *result = NULL;
     if (columns_read(&columns, ids, starts, ends, texts) == 0) {
         batch.cues = PyMem_RawMalloc(BATCH * sizeof(Cue));
         if (batch.cues == NULL || identifiers_init(&used) < 0) {
             PyErr_NoMemory();
-        } else if (chunk_open(&chunk, first_room + CHUNK_SLACK) == 0 &&
+        } else if (chunk_open_first(&chunk, bytes_per_write) == 0 &&
                    write_all(write, &columns, &batch, &chunk, &used, (size_t)bytes_per_write, &cues) == 0) {
             result = PyLong_FromSsize_t(cues);
         }

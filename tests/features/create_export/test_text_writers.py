@@ -750,8 +750,18 @@ def test_srt_native_leaks_neither_references_nor_memory() -> None:
             with contextlib.suppress(ValueError, TypeError, OSError):
                 call_native(**changes)
 
-    call_all()  # the first calls fill caches (exception types' strings, interned names)
-    references = sys.getrefcount(line)
+    # The first calls fill caches (exception types' strings, interned names).
+    references_kept, grown = growth_of(call_all, kept=(line,), warm_rounds=1)
+    assert references_kept
+    assert grown < 1_000, f"{grown} bytes more after 200 rounds"
+
+
+def growth_of(call_all: Callable[[], None], kept: tuple[object, ...], warm_rounds: int) -> tuple[bool, int]:
+    """After `warm_rounds`, 200 more rounds of `call_all`: whether the `kept` objects' reference
+    counts are as they were, and how many bytes more are allocated (tracemalloc sees raw allocations)."""
+    for _ in range(warm_rounds):
+        call_all()
+    references = [sys.getrefcount(item) for item in kept]
     tracemalloc.start()
     try:
         call_all()
@@ -761,8 +771,7 @@ def test_srt_native_leaks_neither_references_nor_memory() -> None:
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    assert sys.getrefcount(line) == references
-    assert grown < 1_000, f"{grown} bytes more after 200 rounds"
+    return [sys.getrefcount(item) for item in kept] == references, grown
 
 
 # Run in a child whose address space is capped: the shown text, then the chunk, cannot grow.
@@ -798,6 +807,16 @@ def test_srt_native_lets_other_threads_run_while_it_builds_a_chunk() -> None:
     # With a switch interval of a minute, another thread runs only where the GIL is given up. The first
     # write wakes the observer; each of the ten 32 MB cues takes milliseconds to build, time enough for
     # it to take the GIL and see that the cues are still being written.
+    # One 32 MB span, cut into ten cues by spans with no text.
+    starts, ends, lines = [0, *range(1, 10)], [10, *range(2, 11)], [b"x" * (32 << 20) + b"\n", *[b""] * 9]
+    writes, seen = writes_seen_by_another_thread(lambda write: NATIVE.write_cues(write, starts, ends, lines, 1))
+    assert writes == 10
+    assert seen is not None and seen < 10
+
+
+def writes_seen_by_another_thread(run: Callable[[Callable[[bytes], None]], object]) -> tuple[int, int | None]:
+    """`run(write)` with a switch interval of a minute, beside a thread woken by the first write: how
+    many writes were made, and how many that thread saw made when it got the GIL (None: never)."""
     written: list[int] = []
     first_write = threading.Event()
     seen: list[int] = []
@@ -806,20 +825,17 @@ def test_srt_native_lets_other_threads_run_while_it_builds_a_chunk() -> None:
         written.append(len(chunk))
         first_write.set()
 
-    # One 32 MB span, cut into ten cues by spans with no text.
-    starts, ends, lines = [0, *range(1, 10)], [10, *range(2, 11)], [b"x" * (32 << 20) + b"\n", *[b""] * 9]
     observer = threading.Thread(target=lambda: first_write.wait() and seen.append(len(written)))
     interval = sys.getswitchinterval()
     sys.setswitchinterval(60)
     try:
         observer.start()
-        NATIVE.write_cues(write, starts, ends, lines, 1)
+        run(write)
     finally:
         sys.setswitchinterval(interval)
         first_write.set()
         observer.join()
-    assert len(written) == 10
-    assert seen and seen[0] < 10
+    return len(written), seen[0] if seen else None
 
 
 # --- WebVTT -----------------------------------------------------------------------------------------
@@ -1080,19 +1096,8 @@ def test_vtt_native_leaks_neither_references_nor_memory() -> None:
 
     # The first calls fill caches (exception types' strings, interned names), and a few hundred rounds
     # the free list of tuples (the lone surrogate's error, made as Python makes it, uses a few).
-    for _ in range(500):
-        call_all()
-    references = (sys.getrefcount(text), sys.getrefcount(identifier))
-    tracemalloc.start()
-    try:
-        call_all()
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(200):
-            call_all()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    assert (sys.getrefcount(text), sys.getrefcount(identifier)) == references
+    references_kept, grown = growth_of(call_all, kept=(text, identifier), warm_rounds=500)
+    assert references_kept
     assert grown < 1_000, f"{grown} bytes more after 200 rounds"
 
 
@@ -1126,27 +1131,13 @@ def test_vtt_native_lets_other_threads_run_while_it_builds_a_chunk() -> None:
     # As for SRT: with a switch interval of a minute, another thread runs only where the GIL is given
     # up. Each of the ten 16 MB cues takes milliseconds to build, time enough for the observer, woken by
     # the first write, to take the GIL and see that the cues are still being written.
-    written: list[int] = []
-    first_write = threading.Event()
-    seen: list[int] = []
-
-    def write(chunk: bytes) -> None:
-        written.append(len(chunk))
-        first_write.set()
-
     text = "\u00e9" * (8 << 20)
-    observer = threading.Thread(target=lambda: first_write.wait() and seen.append(len(written)))
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(60)
-    try:
-        observer.start()
-        VTT_NATIVE.write_cues(write, [str(index) for index in range(10)], [0] * 10, [1] * 10, [text] * 10, 1)
-    finally:
-        sys.setswitchinterval(interval)
-        first_write.set()
-        observer.join()
-    assert len(written) == 11  # ten cues, then the empty last chunk
-    assert seen and seen[0] < 11
+    ids = [str(index) for index in range(10)]
+    writes, seen = writes_seen_by_another_thread(
+        lambda write: VTT_NATIVE.write_cues(write, ids, [0] * 10, [1] * 10, [text] * 10, 1)
+    )
+    assert writes == 11  # ten cues, then the empty last chunk
+    assert seen is not None and seen < 11
 
 
 # --- Avid marker list -------------------------------------------------------------------------------
