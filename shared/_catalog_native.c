@@ -164,8 +164,10 @@ static PyObject *hex_of(const unsigned char *object_id) {
 }
 
 /* The optional text fields: the text when it is a string, None otherwise (also when not UTF-8:
- * such a document is left to PyMongo, which raises as before). 0 for "not clean". */
+ * such a document is left to PyMongo, which raises as before). 0 for "not clean". A symbol (0x0E)
+ * is left to PyMongo too: it decodes one to a str, which `_clean_event` keeps. */
 static int optional_text(const Element *element, PyObject **out) {
+    if (element->type == 0x0E) return 0;
     if (element->type != 0x02) {
         *out = Py_NewRef(Py_None);
         return 1;
