@@ -190,8 +190,11 @@ typedef struct {
 static int slot_offset(PyTypeObject *type, PyObject *name, Py_ssize_t *offset) {
     PyObject *descriptor = PyObject_GetAttr((PyObject *)type, name);
     if (descriptor == NULL) return -1;
+    /* The slot must be one of `type`'s own layout: a descriptor of another class set on it as an
+     * attribute has that class's offset. */
     int plain = Py_IS_TYPE(descriptor, &PyMemberDescr_Type) &&
-                ((PyMemberDescrObject *)descriptor)->d_member->type == T_OBJECT_EX;
+                ((PyMemberDescrObject *)descriptor)->d_member->type == T_OBJECT_EX &&
+                PyType_IsSubtype(type, PyDescr_TYPE(descriptor));
     if (plain) *offset = ((PyMemberDescrObject *)descriptor)->d_member->offset;
     Py_DECREF(descriptor);
     if (!plain) PyErr_SetString(PyExc_TypeError, "scan_batch: a field of the event class is not a plain slot");

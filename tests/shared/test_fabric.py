@@ -440,6 +440,10 @@ def test_events_made_from_their_slots_are_whole_frozen_events() -> None:
         )
     with pytest.raises(AttributeError):
         _catalog_native.scan_batch(raw, (CatalogEvent, ("nothing",) * 9))
+    # Slots of another class, set on this one: their offsets are outside its instances.
+    borrowed = type("Borrowed", (), {name: CatalogEvent.__dict__[name] for name in fabric.EVENT_SLOTS[1]})
+    with pytest.raises(TypeError, match="not a plain slot"):
+        _catalog_native.scan_batch(raw, (borrowed, fabric.EVENT_SLOTS[1]))
 
 
 def test_text_that_is_not_utf8_is_left_to_pymongo_which_refuses_it_as_before() -> None:
