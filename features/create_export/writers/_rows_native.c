@@ -450,9 +450,12 @@ static int slot_offset(PyTypeObject *type, PyObject *name, Py_ssize_t *offset) {
         PyErr_Clear();
         return 0;
     }
+    /* A slot of `type`'s own layout: a descriptor of another class set on it has that class's offset
+       (getattr would raise TypeError on it). */
     int plain = Py_IS_TYPE(descriptor, &PyMemberDescr_Type) &&
                 ((PyMemberDescrObject *)descriptor)->d_member->type == T_OBJECT_EX &&
-                !(((PyMemberDescrObject *)descriptor)->d_member->flags & READ_RESTRICTED);
+                !(((PyMemberDescrObject *)descriptor)->d_member->flags & READ_RESTRICTED) &&
+                PyType_IsSubtype(type, PyDescr_TYPE(descriptor));
     if (plain) {
         *offset = ((PyMemberDescrObject *)descriptor)->d_member->offset;
     }

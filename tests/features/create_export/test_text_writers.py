@@ -392,6 +392,20 @@ def test_csv_native_rows_across_chunks_and_fallbacks(monkeypatch: pytest.MonkeyP
     assert written_by(csv_writer, segments, line, native=True) == written_by(csv_writer, segments, line, native=False)
 
 
+def test_native_rows_read_slots_only_of_the_segments_own_class() -> None:
+    """Another class's slot descriptors set on a class: their offsets are outside its instances, so the
+    rows go through getattr, which refuses them, instead of reading past the objects."""
+    rows = native_rows()
+    names = ("id", "event_type", "value", "start", "end", "confidence", "source", "positions")
+    borrowed = type("Borrowed", (), {name: Segment.__dict__[name] for name in names})
+    segments = [borrowed() for _ in range(20)]
+    columns = ([1] * 20, [2] * 20, ["a"] * 20, ["b"] * 20)
+    with pytest.raises(TypeError, match="doesn't apply to a 'Borrowed' object"):
+        rows.csv_rows(segments, 0, 20, lambda index: b"")
+    with pytest.raises(TypeError, match="doesn't apply to a 'Borrowed' object"):
+        rows.json_items(segments, *columns, 0, 20, lambda index: b"")
+
+
 def test_csv_python_path_is_the_text_writer_it_replaced(tmp_path: Path) -> None:
     """The binary file with its own BOM holds what `csv.writer` on a `utf-8-sig` text file wrote."""
     segments = [*hostile_segments(), *many_segments(2_500)]
