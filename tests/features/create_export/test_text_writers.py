@@ -406,6 +406,32 @@ def test_native_rows_read_slots_only_of_the_segments_own_class() -> None:
         rows.json_items(segments, *columns, 0, 20, lambda index: b"")
 
 
+def test_native_rows_refuse_lists_that_shrink_while_they_render() -> None:
+    """The fallback (Python) emptying the segments or a column: RuntimeError, not a read past the list."""
+    rows = native_rows()
+
+    def chunk_of(count: int) -> tuple[list[Segment], list[list]]:
+        # Every fourth segment has positions (JSON) and an exponent time (CSV): the fallback renders it.
+        segments = [
+            Segment(id="s", event_type="t", value="v", start=1e-7 if i % 4 == 0 else 1.0, end=2.0,
+                    positions=[1] if i % 4 == 0 else None)
+            for i in range(count)
+        ]
+        return segments, [[1] * count, [2] * count, ["a"] * count, ["b"] * count]
+
+    for emptied in range(5):  # the segments, then each column
+        segments, columns = chunk_of(40)
+        lists = [segments, *columns]
+        with pytest.raises(RuntimeError, match="changed size"):
+            rows.json_items(segments, *columns, 0, 40, lambda index, _l=lists[emptied]: _l.clear() or b"{}")
+    segments, _ = chunk_of(40)
+    with pytest.raises(RuntimeError, match="changed size"):
+        rows.csv_rows(segments, 0, 40, lambda index: segments.clear() or b"")
+    # A fallback that leaves the lists whole changes nothing.
+    segments, columns = chunk_of(40)
+    assert rows.json_items(segments, *columns, 0, 40, lambda index: b"{}").count(b"{}") == 10
+
+
 def test_csv_python_path_is_the_text_writer_it_replaced(tmp_path: Path) -> None:
     """The binary file with its own BOM holds what `csv.writer` on a `utf-8-sig` text file wrote."""
     segments = [*hostile_segments(), *many_segments(2_500)]
