@@ -48,6 +48,9 @@ static int buffer_reserve(Buffer *buffer, Py_ssize_t more) {
 }
 
 static int buffer_add(Buffer *buffer, const char *bytes, Py_ssize_t len) {
+    if (len == 0) { /* an empty plan's scratch is NULL: memcpy must not be given it */
+        return 0;
+    }
     if (buffer_reserve(buffer, len) < 0) {
         return -1;
     }

@@ -432,6 +432,14 @@ def test_native_rows_refuse_lists_that_shrink_while_they_render() -> None:
     assert rows.json_items(segments, *columns, 0, 40, lambda index: b"{}").count(b"{}") == 10
 
 
+def test_native_rows_of_an_empty_chunk_are_empty() -> None:
+    """No rows: no bytes (and, under UBSan, no memcpy from the empty plan's NULL buffer)."""
+    rows = native_rows()
+    segments = [Segment(id="s", event_type="t", value="v", start=1.0, end=2.0)]
+    assert rows.csv_rows(segments, 1, 0, lambda index: b"") == b""
+    assert rows.json_items(segments, [1], [2], ["a"], ["b"], 0, 0, lambda index: b"") == b""
+
+
 def test_csv_python_path_is_the_text_writer_it_replaced(tmp_path: Path) -> None:
     """The binary file with its own BOM holds what `csv.writer` on a `utf-8-sig` text file wrote."""
     segments = [*hostile_segments(), *many_segments(2_500)]
