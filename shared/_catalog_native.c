@@ -164,8 +164,10 @@ static PyObject *hex_of(const unsigned char *object_id) {
 }
 
 /* The optional text fields: the text when it is a string, None otherwise (also when not UTF-8:
- * such a document is left to PyMongo, which raises as before). 0 for "not clean". */
+ * such a document is left to PyMongo, which raises as before). 0 for "not clean". A symbol (0x0E)
+ * is left to PyMongo too: it decodes one to a str, which `_clean_event` keeps. */
 static int optional_text(const Element *element, PyObject **out) {
+    if (element->type == 0x0E) return 0;
     if (element->type != 0x02) {
         *out = Py_NewRef(Py_None);
         return 1;
@@ -188,8 +190,11 @@ typedef struct {
 static int slot_offset(PyTypeObject *type, PyObject *name, Py_ssize_t *offset) {
     PyObject *descriptor = PyObject_GetAttr((PyObject *)type, name);
     if (descriptor == NULL) return -1;
+    /* The slot must be one of `type`'s own layout: a descriptor of another class set on it as an
+     * attribute has that class's offset. */
     int plain = Py_IS_TYPE(descriptor, &PyMemberDescr_Type) &&
-                ((PyMemberDescrObject *)descriptor)->d_member->type == T_OBJECT_EX;
+                ((PyMemberDescrObject *)descriptor)->d_member->type == T_OBJECT_EX &&
+                PyType_IsSubtype(type, PyDescr_TYPE(descriptor));
     if (plain) *offset = ((PyMemberDescrObject *)descriptor)->d_member->offset;
     Py_DECREF(descriptor);
     if (!plain) PyErr_SetString(PyExc_TypeError, "scan_batch: a field of the event class is not a plain slot");

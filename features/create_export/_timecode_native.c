@@ -11,6 +11,13 @@
 #include <stdint.h>
 #include <string.h>
 
+/* 1 with RuntimeError when the list no longer holds `count` items (Python code ran and shortened it). */
+static int list_shrank(PyObject *list, Py_ssize_t count) {
+    if (PyList_GET_SIZE(list) >= count) return 0;
+    PyErr_SetString(PyExc_RuntimeError, "the list changed size while it was read");
+    return 1;
+}
+
 PyDoc_STRVAR(scaled_half_up_doc,
 "scaled_half_up(seconds: list[float], scale: float, near: float) -> (list[int], list[int])\n\n"
 "floor(value * scale + 0.5) of every value, and the indexes of those within `near` of a whole\n"
@@ -28,7 +35,11 @@ static PyObject *scaled_half_up(PyObject *module, PyObject *const *args, Py_ssiz
     PyObject *rounded = PyList_New(count), *close = PyList_New(0);
     if (rounded == NULL || close == NULL) goto failed;
     for (Py_ssize_t index = 0; index < count; index++) {
-        double value = PyFloat_AsDouble(PyList_GET_ITEM(values, index));
+        /* A __float__ may change the list: held while it runs, and the list's size checked first. */
+        if (list_shrank(values, count)) goto failed;
+        PyObject *number_object = Py_NewRef(PyList_GET_ITEM(values, index));
+        double value = PyFloat_AsDouble(number_object);
+        Py_DECREF(number_object);
         if (value == -1.0 && PyErr_Occurred()) goto failed;
         double shifted = value * scale + 0.5;
         double whole = floor(shifted);
@@ -114,7 +125,11 @@ static PyObject *timecodes_at(PyObject *module, PyObject *const *args, Py_ssize_
     if (labels == NULL) return NULL;
     const long long limit = (long long)1 << 52;  /* far past any media, far from overflow below */
     for (Py_ssize_t index = 0; index < count; index++) {
-        long long frame = PyLong_AsLongLong(PyList_GET_ITEM(frames, index));
+        /* An __index__ may change the list: held while it runs, and the list's size checked first. */
+        if (list_shrank(frames, count)) goto failed;
+        PyObject *frame_object = Py_NewRef(PyList_GET_ITEM(frames, index));
+        long long frame = PyLong_AsLongLong(frame_object);
+        Py_DECREF(frame_object);
         if (frame == -1 && PyErr_Occurred()) goto failed;
         if (frame > limit || frame < -limit || offset > limit || offset < -limit) {
             PyErr_SetString(PyExc_OverflowError, "a frame past what this counts");

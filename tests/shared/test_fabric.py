@@ -440,6 +440,10 @@ def test_events_made_from_their_slots_are_whole_frozen_events() -> None:
         )
     with pytest.raises(AttributeError):
         _catalog_native.scan_batch(raw, (CatalogEvent, ("nothing",) * 9))
+    # Slots of another class, set on this one: their offsets are outside its instances.
+    borrowed = type("Borrowed", (), {name: CatalogEvent.__dict__[name] for name in fabric.EVENT_SLOTS[1]})
+    with pytest.raises(TypeError, match="not a plain slot"):
+        _catalog_native.scan_batch(raw, (borrowed, fabric.EVENT_SLOTS[1]))
 
 
 def test_text_that_is_not_utf8_is_left_to_pymongo_which_refuses_it_as_before() -> None:
@@ -454,6 +458,23 @@ def test_text_that_is_not_utf8_is_left_to_pymongo_which_refuses_it_as_before() -
     assert len(clean) == 1 and others == [(len(good), len(bad))]
     with pytest.raises(bson.errors.InvalidBSON):
         repair_raw_batch(good + bad, bson.DEFAULT_CODEC_OPTIONS)
+
+
+def test_a_symbol_source_or_path_is_left_to_pymongo_which_reads_it_as_text() -> None:
+    """A BSON symbol (0x0E, which PyMongo cannot write) decodes to a str, so `_clean_event` keeps it as
+    the source or path; the C scan hands the document back instead of making it None."""
+    import bson
+
+    from shared import _catalog_native, fabric
+
+    clean = bson_of(("_id", ObjectId()), ("sdnaEventType", "face"), ("eventValue", "v"), ("start", 1.0), ("end", 2.0))
+    for key in (b"source", b"fullPath"):
+        raw = splice(clean, b"\x0e" + key + b"\x00\x07\x00\x00\x00/a.mov\x00")
+        expected = fabric._clean_event(bson.decode(raw))
+        assert expected is not None and "/a.mov" in (expected.source, expected.full_path)
+        assert _catalog_native.scan_batch(raw, fabric.EVENT_SLOTS) == ([], [(0, len(raw))])
+        batch = fabric.repair_raw_batch(raw, bson.DEFAULT_CODEC_OPTIONS)
+        assert [(event, warnings) for _, event, warnings in batch.dirty] == [(expected, [])]
 
 
 def test_a_batch_with_broken_framing_hands_back_its_tail() -> None:

@@ -48,6 +48,9 @@ static int buffer_reserve(Buffer *buffer, Py_ssize_t more) {
 }
 
 static int buffer_add(Buffer *buffer, const char *bytes, Py_ssize_t len) {
+    if (len == 0) { /* an empty plan's scratch is NULL: memcpy must not be given it */
+        return 0;
+    }
     if (buffer_reserve(buffer, len) < 0) {
         return -1;
     }
@@ -450,9 +453,12 @@ static int slot_offset(PyTypeObject *type, PyObject *name, Py_ssize_t *offset) {
         PyErr_Clear();
         return 0;
     }
+    /* A slot of `type`'s own layout: a descriptor of another class set on it has that class's offset
+       (getattr would raise TypeError on it). */
     int plain = Py_IS_TYPE(descriptor, &PyMemberDescr_Type) &&
                 ((PyMemberDescrObject *)descriptor)->d_member->type == T_OBJECT_EX &&
-                !(((PyMemberDescrObject *)descriptor)->d_member->flags & READ_RESTRICTED);
+                !(((PyMemberDescrObject *)descriptor)->d_member->flags & READ_RESTRICTED) &&
+                PyType_IsSubtype(type, PyDescr_TYPE(descriptor));
     if (plain) {
         *offset = ((PyMemberDescrObject *)descriptor)->d_member->offset;
     }
@@ -474,8 +480,10 @@ static void find_layout(PyObject *segments, Layout *layout) {
             return;
         }
     }
-    layout->type = type;
+    layout->type = (PyTypeObject *)Py_NewRef(type); /* compared by address: kept alive (release_layout) */
 }
+
+static void release_layout(Layout *layout) { Py_XDECREF(layout->type); }
 
 static PyObject *slot(PyObject *segment, Py_ssize_t offset) { return *(PyObject **)((char *)segment + offset); }
 
@@ -601,6 +609,32 @@ static int check_chunk(const Chunk *chunk, PyObject **columns, int column_count)
     return 0;
 }
 
+/* Pass 1 runs Python (the fallback, a segment's getattr), which may shorten the lists: -1 with
+   RuntimeError when one of them no longer reaches `stop`, before anything reads past its end. */
+static int lists_reach(const Chunk *chunk, PyObject **columns, int column_count, Py_ssize_t stop) {
+    int reach = PyList_GET_SIZE(chunk->segments) >= stop;
+    for (int i = 0; i < column_count && reach; i++) {
+        reach = PyList_GET_SIZE(columns[i]) >= stop;
+    }
+    if (!reach) {
+        PyErr_SetString(PyExc_RuntimeError, "a list changed size while its rows were rendered");
+    }
+    return reach ? 0 : -1;
+}
+
+/* The segment at `index` read (a reference held while its getattr runs), then the lists checked again. */
+static int read_row(const Chunk *chunk, PyObject **columns, int column_count, Py_ssize_t index, Py_ssize_t stop,
+                    const Layout *layout, PyObject **fields) {
+    PyObject *segment = Py_NewRef(PyList_GET_ITEM(chunk->segments, index));
+    int status = read_segment(segment, layout, fields);
+    Py_DECREF(segment);
+    if (status == 0 && lists_reach(chunk, columns, column_count, stop) < 0) {
+        release_fields(fields, FIELDS);
+        status = -1;
+    }
+    return status;
+}
+
 /* --- JSON -------------------------------------------------------------------------------------- */
 
 enum { START_FRAMES, END_FRAMES, START_TIMECODES, END_TIMECODES, JSON_COLUMNS };
@@ -649,25 +683,30 @@ static int plan_json_chunk(Plan *plan, const Chunk *chunk, PyObject **columns) {
     Layout layout;
     find_layout(chunk->segments, &layout);
     Py_ssize_t stop = chunk->first + chunk->count;
-    for (Py_ssize_t index = chunk->first; index < stop; index++) {
-        if (index > chunk->first && PLAN_LITERAL(plan, ",\n") < 0) {
-            return -1;
+    int status = 0;
+    for (Py_ssize_t index = chunk->first; index < stop && status == 0; index++) {
+        if (lists_reach(chunk, columns, JSON_COLUMNS, stop) < 0 ||
+            (index > chunk->first && PLAN_LITERAL(plan, ",\n") < 0)) {
+            status = -1;
+            break;
         }
         prefetch_ahead(chunk->segments, &layout, index, stop);
         for (int column = 0; column < JSON_COLUMNS && index + NEAR_AHEAD < stop; column++) {
             __builtin_prefetch(PyList_GET_ITEM(columns[column], index + NEAR_AHEAD));
         }
         PyObject *fields[FIELDS];
-        if (read_segment(PyList_GET_ITEM(chunk->segments, index), &layout, fields) < 0) {
-            return -1;
+        if (read_row(chunk, columns, JSON_COLUMNS, index, stop, &layout, fields) < 0) {
+            status = -1;
+            break;
         }
         int planned = plan_json_item(plan, fields, columns, index);
         release_fields(fields, FIELDS);
         if (planned < 0 || (planned == 0 && add_fallback(plan, chunk->fallback, index) < 0)) {
-            return -1;
+            status = -1;
         }
     }
-    return 0;
+    release_layout(&layout);
+    return status;
 }
 
 PyDoc_STRVAR(json_items_doc,
@@ -720,19 +759,26 @@ static int plan_csv_chunk(Plan *plan, const Chunk *chunk) {
     Layout layout;
     find_layout(chunk->segments, &layout);
     Py_ssize_t stop = chunk->first + chunk->count;
-    for (Py_ssize_t index = chunk->first; index < stop; index++) {
+    int status = 0;
+    for (Py_ssize_t index = chunk->first; index < stop && status == 0; index++) {
+        if (lists_reach(chunk, NULL, 0, stop) < 0) {
+            status = -1;
+            break;
+        }
         prefetch_ahead(chunk->segments, &layout, index, stop);
         PyObject *fields[FIELDS];
-        if (read_segment(PyList_GET_ITEM(chunk->segments, index), &layout, fields) < 0) {
-            return -1;
+        if (read_row(chunk, NULL, 0, index, stop, &layout, fields) < 0) {
+            status = -1;
+            break;
         }
         int planned = plan_csv_row(plan, fields);
         release_fields(fields, FIELDS);
         if (planned < 0 || (planned == 0 && add_fallback(plan, chunk->fallback, index) < 0)) {
-            return -1;
+            status = -1;
         }
     }
-    return 0;
+    release_layout(&layout);
+    return status;
 }
 
 PyDoc_STRVAR(csv_rows_doc,

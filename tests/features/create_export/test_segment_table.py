@@ -134,6 +134,39 @@ def test_the_columns_are_worked_out_in_c_when_it_is_built(monkeypatch: pytest.Mo
     assert calls == ["scaled_half_up", "timecodes_at"]
 
 
+def test_the_c_columns_refuse_a_list_that_shrinks_while_they_read_it() -> None:
+    """An item's __index__ or __float__ emptying its list: RuntimeError, not a read past the list."""
+    from features.create_export import timecode
+
+    native = timecode._timecode_native
+    assert native is not None, "the extension is not built: make install"
+
+    class Emptying:
+        def __init__(self, items: list) -> None:
+            self.items = items
+
+        def __index__(self) -> int:
+            self.items.clear()
+            return 1
+
+        def __float__(self) -> float:
+            self.items.clear()
+            return 1.0
+
+    frames: list = []
+    frames += [Emptying(frames), *range(100)]
+    with pytest.raises(RuntimeError, match="changed size"):
+        native.timecodes_at(frames, 25, 0, 0, ":")
+    seconds: list = []
+    seconds += [Emptying(seconds), *[1.0] * 100]
+    with pytest.raises(RuntimeError, match="changed size"):
+        native.scaled_half_up(seconds, 25.0, 1e-6)
+    # The last item emptying the list is read whole: nothing past it is read.
+    frames = [0, 1]
+    frames.append(Emptying(frames))
+    assert native.timecodes_at(frames, 25, 0, 0, ":") == ["00:00:00:00", "00:00:00:01", "00:00:00:01"]
+
+
 @pytest.mark.parametrize("scale", [1000.0, 24000 / 1001, 25.0, 30000 / 1001, 60.0])
 def test_c_and_python_round_every_time_alike(scale: float) -> None:
     """Random times over many magnitudes (negative ones too), exact halves, ints, and times past

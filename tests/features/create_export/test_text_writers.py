@@ -392,6 +392,54 @@ def test_csv_native_rows_across_chunks_and_fallbacks(monkeypatch: pytest.MonkeyP
     assert written_by(csv_writer, segments, line, native=True) == written_by(csv_writer, segments, line, native=False)
 
 
+def test_native_rows_read_slots_only_of_the_segments_own_class() -> None:
+    """Another class's slot descriptors set on a class: their offsets are outside its instances, so the
+    rows go through getattr, which refuses them, instead of reading past the objects."""
+    rows = native_rows()
+    names = ("id", "event_type", "value", "start", "end", "confidence", "source", "positions")
+    borrowed = type("Borrowed", (), {name: Segment.__dict__[name] for name in names})
+    segments = [borrowed() for _ in range(20)]
+    columns = ([1] * 20, [2] * 20, ["a"] * 20, ["b"] * 20)
+    with pytest.raises(TypeError, match="doesn't apply to a 'Borrowed' object"):
+        rows.csv_rows(segments, 0, 20, lambda index: b"")
+    with pytest.raises(TypeError, match="doesn't apply to a 'Borrowed' object"):
+        rows.json_items(segments, *columns, 0, 20, lambda index: b"")
+
+
+def test_native_rows_refuse_lists_that_shrink_while_they_render() -> None:
+    """The fallback (Python) emptying the segments or a column: RuntimeError, not a read past the list."""
+    rows = native_rows()
+
+    def chunk_of(count: int) -> tuple[list[Segment], list[list]]:
+        # Every fourth segment has positions (JSON) and an exponent time (CSV): the fallback renders it.
+        segments = [
+            Segment(id="s", event_type="t", value="v", start=1e-7 if i % 4 == 0 else 1.0, end=2.0,
+                    positions=[1] if i % 4 == 0 else None)
+            for i in range(count)
+        ]
+        return segments, [[1] * count, [2] * count, ["a"] * count, ["b"] * count]
+
+    for emptied in range(5):  # the segments, then each column
+        segments, columns = chunk_of(40)
+        lists = [segments, *columns]
+        with pytest.raises(RuntimeError, match="changed size"):
+            rows.json_items(segments, *columns, 0, 40, lambda index, _l=lists[emptied]: _l.clear() or b"{}")
+    segments, _ = chunk_of(40)
+    with pytest.raises(RuntimeError, match="changed size"):
+        rows.csv_rows(segments, 0, 40, lambda index: segments.clear() or b"")
+    # A fallback that leaves the lists whole changes nothing.
+    segments, columns = chunk_of(40)
+    assert rows.json_items(segments, *columns, 0, 40, lambda index: b"{}").count(b"{}") == 10
+
+
+def test_native_rows_of_an_empty_chunk_are_empty() -> None:
+    """No rows: no bytes (and, under UBSan, no memcpy from the empty plan's NULL buffer)."""
+    rows = native_rows()
+    segments = [Segment(id="s", event_type="t", value="v", start=1.0, end=2.0)]
+    assert rows.csv_rows(segments, 1, 0, lambda index: b"") == b""
+    assert rows.json_items(segments, [1], [2], ["a"], ["b"], 0, 0, lambda index: b"") == b""
+
+
 def test_csv_python_path_is_the_text_writer_it_replaced(tmp_path: Path) -> None:
     """The binary file with its own BOM holds what `csv.writer` on a `utf-8-sig` text file wrote."""
     segments = [*hostile_segments(), *many_segments(2_500)]
