@@ -413,8 +413,14 @@ def test_native_rows_refuse_lists_that_shrink_while_they_render() -> None:
     def chunk_of(count: int) -> tuple[list[Segment], list[list]]:
         # Every fourth segment has positions (JSON) and an exponent time (CSV): the fallback renders it.
         segments = [
-            Segment(id="s", event_type="t", value="v", start=1e-7 if i % 4 == 0 else 1.0, end=2.0,
-                    positions=[1] if i % 4 == 0 else None)
+            Segment(
+                id="s",
+                event_type="t",
+                value="v",
+                start=1e-7 if i % 4 == 0 else 1.0,
+                end=2.0,
+                positions=[1] if i % 4 == 0 else None,
+            )
             for i in range(count)
         ]
         return segments, [[1] * count, [2] * count, ["a"] * count, ["b"] * count]
