@@ -189,7 +189,10 @@ def count_documents(raw: bytes) -> int:
     count = offset = 0
     while offset < len(raw):
         count += 1
-        offset += max(int.from_bytes(raw[offset : offset + 4], "little", signed=True), 5)
+        length = int.from_bytes(raw[offset : offset + 4], "little", signed=True)
+        if length < 5 or length > len(raw) - offset:  # broken framing: the rest is one (PyMongo refuses it)
+            break
+        offset += length
     return count
 
 

@@ -77,12 +77,10 @@ class OnePassFile(io.RawIOBase):
             return
         try:
             self._entry.close()
-            self._file.close()
-            self._build.digests[self._path] = self._digest.hexdigest()
         finally:
-            if not self._file.closed:
-                self._file.close()
+            self._file.close()
             super().close()
+        self._build.digests[self._path] = self._digest.hexdigest()
 
 
 def _open_entry(archive: zipfile.ZipFile, name: str) -> IO[bytes]:

@@ -41,7 +41,12 @@ def is_single_line(text: str) -> bool:
     """True when `single_line(text)` is `text` itself (nearly every catalog value), found without its
     regexes: printable text has no line break, tab or control (no space `str.strip` removes but the
     ASCII one is printable), so only a run of spaces or a space at an end would change."""
-    return text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
+    return text.isprintable() and _one_spaced(text)
+
+
+def _one_spaced(text: str) -> bool:
+    """No run of two spaces and no space at either end."""
+    return "  " not in text and text[:1] != " " and text[-1:] != " "
 
 
 def ascii_only(text: str) -> str:
@@ -82,7 +87,7 @@ def _passes(text: str, avoid: str, limit: int, checks: int) -> bool:
         and not any(character in text for character in avoid)
         and (not checks & ASCII or text.isascii())
         and (not checks & PRINTABLE or text.isprintable())
-        and (not checks & ONE_SPACED or ("  " not in text and text[:1] != " " and text[-1:] != " "))
+        and (not checks & ONE_SPACED or _one_spaced(text))
         and (not checks & NOT_EMPTY or text != "")
     )
 

@@ -477,12 +477,13 @@ def test_a_symbol_source_or_path_is_left_to_pymongo_which_reads_it_as_text() -> 
         assert [(event, warnings) for _, event, warnings in batch.dirty] == [(expected, [])]
 
 
-def test_a_batch_with_broken_framing_hands_back_its_tail() -> None:
+def test_a_batch_with_broken_framing_hands_back_its_tail(monkeypatch) -> None:
     """A length that overruns the batch ends the scan: the rest is one span, which PyMongo's decoder
-    refuses (the read fails, as it did when PyMongo decoded every batch)."""
+    refuses (the read fails, as it did when PyMongo decoded every batch). Without the C, the count
+    of documents is the same."""
     import bson
 
-    from shared import _catalog_native
+    from shared import _catalog_native, fabric
     from shared.fabric import count_documents, repair_raw_batch
 
     good = bson_of(("_id", ObjectId()), ("sdnaEventType", "face"), ("eventValue", "v"), ("start", 1.0), ("end", 2.0))
@@ -494,6 +495,9 @@ def test_a_batch_with_broken_framing_hands_back_its_tail() -> None:
             repair_raw_batch(good + tail, bson.DEFAULT_CODEC_OPTIONS)
     with pytest.raises(TypeError):
         _catalog_native.scan_batch("not bytes", CatalogEvent)
+    monkeypatch.setattr(fabric, "_catalog_native", None)
+    for tail in (good[:-3], b"\x01\x00", b"\xff\xff\xff\x7f" + good[4:]):
+        assert count_documents(good * 3 + tail) == 4
 
 
 def test_a_raw_batch_is_repaired_as_its_decoded_documents_are(monkeypatch) -> None:
