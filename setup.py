@@ -10,6 +10,7 @@ from setuptools import Extension, setup
 # module name → its C source
 NATIVE_MODULES = {
     "shared._catalog_native": "shared/_catalog_native.c",
+    "shared._event_order_native": "shared/_event_order_native.c",
     "features.create_export.writers._srt_native": "features/create_export/writers/_srt_native.c",
     "features.create_export.writers._vtt_native": "features/create_export/writers/_vtt_native.c",
     "features.create_export.writers._rows_native": "features/create_export/writers/_rows_native.c",

@@ -1,7 +1,7 @@
 """Fabric's two contracts (SPEC §2): the catalog we read and the insight API we push to.
 
 Catalog reads cannot be made without a `repo_guid`: a query without the repository filter would leak
-other repositories' events. Events come back in start order; each bad document is repaired or
+other repositories' events. Events come back in (start, id) order; each bad document is repaired or
 skipped with a `CatalogWarning`, never crashing the reader.
 
 The insight push sends one batch per call with `apiKey` and `Idempotency-Key` headers, each call
@@ -42,6 +42,10 @@ try:
     from shared import _catalog_native
 except ImportError:  # built without a C compiler (setup.py): the same, decoded by PyMongo
     _catalog_native = None
+try:
+    from shared import _event_order_native
+except ImportError:  # the same, ordered and grouped in Python
+    _event_order_native = None
 
 INSIGHTS_PATH = "/catalogs/aiEnrichedMetadata/insights/llm/add"
 CATALOG_BATCH_SIZE = 1000
@@ -109,13 +113,14 @@ async def read_catalog(
     event_ids: Sequence[str] | None = None,
     on_read: Callable[[int], Awaitable[None]] | None = None,
 ) -> CatalogRead:
-    """Every event of the scope, repaired, in start order; `on_read(documents so far)` after each batch.
+    """Every event of the scope, repaired, in (start, id) order; `on_read(documents so far)` after each
+    batch.
 
     The database is not asked to sort (issue 14): on the embedded server the sort cost more time and
     memory than the read, and the repair (negative starts clamped) needs a sort of our own anyway.
     The documents are put in the order a `sort({start: 1, _id: 1})` gives (`bson_order`), so which of
     two duplicates is kept, and the order of the warnings, are as they were; then events are ordered
-    by their repaired start (a stable sort: ties keep that order).
+    by their repaired start and id, the order every file is written in (`SegmentTable` relies on it).
     """
     # Raw batches (issue 14): PyMongo leaves each batch's documents as BSON, and they are decoded in
     # the repairing thread, off the event loop, the clean ones straight to events by
@@ -232,17 +237,12 @@ _DUPLICATE = "same type, value, start and end as an earlier event; skipped"
 
 def assemble(batches: list[_Batch]) -> CatalogRead:
     """Repaired batches put in the database's `(start, _id)` order, de-duplicated, then ordered by
-    repaired start (blocking: run it in a thread).
+    repaired start and id (blocking: run it in a thread).
 
-    The clean events (nearly all) are ordered by start with one sort of floats, which merges the
-    batches' sorted runs in C in a few milliseconds; equal starts are then put in id order, and
-    only they can be duplicates of each other. Dirty documents, if any, are merged in by their
+    The clean events (nearly all) are ordered by start and id (`order_by_start`), and only events
+    of equal start can be duplicates of each other. Dirty documents, if any, are merged in by their
     `bson_order` keys and the whole walked as the database's order would give it."""
-    events = [event for batch in batches for event in batch.clean]
-    events.sort(key=_start)
-    ties = _tie_runs(events)
-    for low, high in ties:
-        events[low:high] = sorted(events[low:high], key=_id)
+    events, ties = order_by_start([batch.clean for batch in batches])
     dirty = sorted((item for batch in batches for item in batch.dirty), key=_dirty_key)
     if dirty:
         return _walk(events, dirty)
@@ -261,6 +261,36 @@ def assemble(batches: list[_Batch]) -> CatalogRead:
     for index in reversed(duplicates):
         del events[index]
     return result
+
+
+def order_by_start(runs: list[list[CatalogEvent]]) -> tuple[list[CatalogEvent], list[tuple[int, int]]]:
+    """Every event of the runs in one list ordered by (start, id), equal keys in input order; and the
+    [low, high) ranges of it that share a start. In C where built (`shared._event_order_native`:
+    ~5 ms for 127,000 events where this takes ~80 ms, all of it between the last catalog batch
+    and the first file)."""
+    if _event_order_native is not None:
+        return _event_order_native.order_by_start(runs)
+    events = [event for run in runs for event in run]
+    events.sort(key=_start)
+    ties = _tie_runs(events)
+    for low, high in ties:
+        events[low:high] = sorted(events[low:high], key=_id)
+    return events, ties
+
+
+def group_events(
+    events: Sequence[CatalogEvent], groups: dict[str, list[Any]], choose: Callable[[str], list[Any]]
+) -> None:
+    """Each event appended, in order, to `groups[event.event_type]`; an event type met for the first
+    time is given the list `choose(event_type)` returns. In C where built (~50 ms less for 127,000)."""
+    if _event_order_native is not None:
+        _event_order_native.group_events(events, groups, choose)
+        return
+    for event in events:
+        group = groups.get(event.event_type)
+        if group is None:
+            group = groups[event.event_type] = choose(event.event_type)
+        group.append(event)
 
 
 def _tie_runs(events: list[CatalogEvent]) -> list[tuple[int, int]]:
@@ -300,8 +330,9 @@ def _walk(clean: list[CatalogEvent], dirty: list[_Dirty]) -> CatalogRead:
             take(event)
     for index in range(position, len(clean)):
         take(clean[index])
-    # Repaired starts (negative → 0) can move an event ahead of the database's order.
-    result.events.sort(key=_start)
+    # Repaired starts (negative → 0) can move an event ahead of the database's order; and events
+    # come in (start, id) order, the writing order, from either path.
+    result.events = order_by_start([result.events])[0]
     return result
 
 

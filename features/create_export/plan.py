@@ -16,7 +16,7 @@ from features.create_export.segment_table import SegmentTable
 from features.create_export.timecode import TimecodeError, rational_label, timecode_to_frame
 from features.create_export.timeline import Segment, Timeline
 from features.create_export.work_order import DATA_TYPES, CreateExportRequest, DataTypeOutput
-from shared.fabric import CatalogEvent, CatalogWarning, read_catalog
+from shared.fabric import CatalogEvent, CatalogWarning, group_events, read_catalog
 from shared.services import Services
 
 MAX_WARNINGS = 200
@@ -71,7 +71,7 @@ async def make_plan(
     read = await read_catalog(
         services.database.catalog, order.repo_guid, order.inputs.full_path, order.inputs.event_ids, on_read
     )
-    # 100,000 events grouped and put in writing order: off the loop.
+    # 100,000 events grouped into their tables: off the loop.
     grouped = await asyncio.to_thread(group_by_data_type, read.events)
     tables = await asyncio.to_thread(segment_tables, grouped, order.outputs)
     if not read.events and (order.outputs.requested_types() or order.outputs.selects.enabled):
@@ -100,19 +100,19 @@ async def make_plan(
 
 
 def segment_tables(grouped: dict[str, list[Segment]], outputs: Any) -> dict[str, SegmentTable]:
-    """One table per data type, shared by every writer of it (merged when `isSingleSegment`)."""
-    return {name: SegmentTable(merged(segments, outputs, name)) for name, segments in grouped.items()}
+    """One table per data type, shared by every writer of it (merged when `isSingleSegment`). The
+    segments are in writing order already: `read_catalog` gives (start, id) order, and grouping
+    keeps it."""
+    return {
+        name: SegmentTable(merged(segments, outputs, name), in_writing_order=True) for name, segments in grouped.items()
+    }
 
 
 def group_by_data_type(events: Sequence[CatalogEvent]) -> dict[str, list[Segment]]:
+    """The events in one list per data type, each in the events' order."""
     groups: dict[str, list[Segment]] = {name: [] for name in DATA_TYPES}
     # A catalog has a handful of event types: each is named once, not once per event.
-    group_of: dict[str, list[Segment]] = {}
-    for event in events:
-        group = group_of.get(event.event_type)
-        if group is None:
-            group = group_of[event.event_type] = groups[data_type_of(event.event_type)]
-        group.append(event)
+    group_events(events, {}, lambda event_type: groups[data_type_of(event_type)])
     return groups
 
 

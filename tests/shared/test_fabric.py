@@ -278,16 +278,23 @@ def test_a_decimal128_sorts_among_the_numbers_as_in_mongodb() -> None:
     assert [str(value) for value in ordered[1:-1]] == ["NaN", "1.0", "2.5", "3"]
 
 
-def test_batches_come_out_as_the_databases_sort_would_give_them() -> None:
-    """Batches repaired apart and assembled (issue 14: clean events ordered by start alone, ties by
-    id, dirty documents merged in by key) give exactly what one walk in `sort({start: 1, _id: 1})`
-    order gives: the same events in the same order, the first of two duplicates kept, the same
-    warnings in the same order."""
+@pytest.mark.parametrize("ordering", ["c", "python"])
+def test_batches_come_out_as_the_databases_sort_would_give_them(ordering, monkeypatch) -> None:
+    """Batches repaired apart and assembled (issue 14: clean events ordered by start and id, dirty
+    documents merged in by key) give exactly what one walk in `sort({start: 1, _id: 1})` order
+    gives: the same events, the first of two duplicates kept, the same warnings in the same order;
+    the events then in (start, id) order, the order the files are written in. With the ordering in
+    C and in Python."""
     import random
 
     from bson import Decimal128
 
+    from shared import fabric
     from shared.fabric import assemble, bson_order, repair_batch
+
+    assert fabric._event_order_native is not None
+    if ordering == "python":
+        monkeypatch.setattr(fabric, "_event_order_native", None)
 
     rng = random.Random(14)
     starts = [0.0, 0.5, 1.0, 2.0, 2, -1.0, -0.0, None, Decimal128("1.0"), True, "3", math.inf]
@@ -320,12 +327,105 @@ def test_batches_come_out_as_the_databases_sort_would_give_them() -> None:
                 continue
             seen.add((event.event_type, event.value, event.start, event.end))
             expected_events.append(event)
-        expected_events.sort(key=lambda event: event.start)
+        expected_events.sort(key=lambda event: (event.start, event.id))
 
         size = rng.randint(1, 50)
         read = assemble([repair_batch(documents[at : at + size]) for at in range(0, len(documents), size)])
         assert read.events == expected_events
         assert [(warning.event_id, warning.code) for warning in read.warnings] == expected_warnings
+
+
+# --- ordering and grouping in C (shared/_event_order_native.c) ------------------------------------
+
+
+def test_the_c_order_is_the_python_order_for_any_runs(monkeypatch) -> None:
+    """`order_by_start` in C and in Python: the same list (by identity) and the same tie runs, over
+    random runs with many equal starts, -0.0 beside 0.0, and the same (start, id) twice."""
+    import random
+
+    from shared import fabric
+    from shared.fabric import CatalogEvent, order_by_start
+
+    rng = random.Random(41)
+    for _ in range(60):
+        runs = [
+            [
+                CatalogEvent(
+                    id=rng.choice(["a", "b", "c", str(ObjectId())]),
+                    event_type="face",
+                    value=str(number),
+                    start=rng.choice([0.0, -0.0, 0.5, 1.0, 1e-9, 3600.25, rng.random()]),
+                    end=4000.0,
+                )
+                for number in range(rng.randint(0, 60))
+            ]
+            for _ in range(rng.randint(0, 6))
+        ]
+        native_events, native_ties = order_by_start(runs)
+        with monkeypatch.context() as python:
+            python.setattr(fabric, "_event_order_native", None)
+            python_events, python_ties = order_by_start(runs)
+        assert [id(event) for event in native_events] == [id(event) for event in python_events]
+        assert native_ties == python_ties
+        keys = [(event.start, event.id) for event in native_events]
+        assert keys == sorted(keys)
+        assert sum(len(run) for run in runs) == len(native_events)
+
+
+def test_the_c_order_refuses_what_it_cannot_order() -> None:
+    from shared import _event_order_native
+    from shared.fabric import CatalogEvent
+
+    def event(start, event_id="a") -> CatalogEvent:
+        return CatalogEvent(id=event_id, event_type="face", value="v", start=start, end=9.0)
+
+    for bad in ([[event(math.nan)]], [[event(1.0), event(math.inf)]], [[event(1)]], [[event(1.0, 7)]]):
+        with pytest.raises(TypeError):
+            _event_order_native.order_by_start(bad)
+    for not_lists in ((event(1.0),), [(event(1.0),)], [[object()]]):
+        with pytest.raises((TypeError, AttributeError)):
+            _event_order_native.order_by_start(not_lists)
+    assert _event_order_native.order_by_start([]) == ([], [])
+
+
+def test_grouping_in_c_is_grouping_in_python(monkeypatch) -> None:
+    """`group_events`: each event appended in order to its type's list, `choose` asked once per new
+    type; in C and in Python alike, and errors of `choose` or a bad answer from it surface."""
+    from shared import fabric
+    from shared.fabric import CatalogEvent, group_events
+
+    events = [
+        CatalogEvent(id=str(n), event_type=kind, value="v", start=float(n), end=float(n))
+        for n, kind in enumerate(["face", "logo", "face", "Comment", "logo", "face"] * 50)
+    ]
+
+    def grouped() -> tuple[dict[str, list], list[str]]:
+        asked: list[str] = []
+        lists: dict[str, list] = {"people": [], "other": []}
+
+        def choose(kind: str) -> list:
+            asked.append(kind)
+            return lists["people" if kind == "face" else "other"]
+
+        group_events(events, {}, choose)
+        return lists, asked
+
+    native = grouped()
+    monkeypatch.setattr(fabric, "_event_order_native", None)
+    assert grouped() == native
+    assert native[1] == ["face", "logo", "Comment"]
+    assert native[0]["people"] == [event for event in events if event.event_type == "face"]
+    monkeypatch.undo()
+
+    def refuse(kind: str) -> list:
+        raise LookupError(kind)
+
+    with pytest.raises(LookupError):
+        group_events(events, {}, refuse)
+    with pytest.raises(TypeError):
+        group_events(events, {}, lambda kind: ())
+    with pytest.raises(AttributeError):
+        group_events([object()], {}, lambda kind: [])
 
 
 # --- the clean path in C (shared/_catalog_native.c) -----------------------------------------------

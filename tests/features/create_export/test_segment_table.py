@@ -203,3 +203,31 @@ def test_c_and_python_label_every_frame_alike() -> None:
         timecodes_at([3, 1], Fraction(25), False, offset=-2)
     with pytest.raises(TimecodeError, match="drop frame does not exist"):
         timecodes_at([1], Fraction(25), True)
+
+
+def test_the_plans_tables_are_in_writing_order_without_a_sort_of_their_own() -> None:
+    """The plan vouches for the read's order (`in_writing_order`): whatever mix of clean and repaired
+    documents, ties and legacy ids the catalog holds, each table is what sorting would give."""
+    from bson import ObjectId
+
+    from features.create_export.plan import group_by_data_type, segment_tables
+    from features.create_export.work_order import Outputs
+    from shared.fabric import assemble, repair_batch
+
+    rng = random.Random(10)
+    for _ in range(20):
+        documents = [
+            {
+                "_id": ObjectId() if rng.random() < 0.8 else f"legacy-{number}",
+                "sdnaEventType": rng.choice(["transcript", "face", "comment", "marker", "logo"]),
+                "eventValue": rng.choice(["a", "b", "c"]),
+                "start": rng.choice([0.0, 0.5, 1.0, -2.0, -0.0, 3, rng.random()]),
+                "end": rng.choice([2.0, 3.0]),
+            }
+            for number in range(rng.randint(1, 300))
+        ]
+        size = rng.randint(1, 40)
+        read = assemble([repair_batch(documents[at : at + size]) for at in range(0, len(documents), size)])
+        tables = segment_tables(group_by_data_type(read.events), Outputs())
+        for table in tables.values():
+            assert table.segments == sorted(table.segments, key=writing_order)
