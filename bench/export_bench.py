@@ -20,7 +20,8 @@ EXPORT_CONCURRENCY=1, its own jobs database):
 
 Reported per side and work order: POST → completed; the catalog read (POST → the first `writing`
 step, as `/status` shows it) beside floors measured in the same run (a bare PyMongo `find` of the same
-filter, unsorted and sorted by the database); the service's CPU (until the first file, and after);
+filter, unsorted and sorted by the database, before any export; and one bare find just before each
+export, after waiting for the database to be idle); the service's CPU (until the first file, and after);
 the database's CPU and peak RSS growth during the export; the service's peak RSS; per-format write
 times and the zip (from the steps `/status` shows, sampled every 100 ms: ±0.1 s); `/status` p50 /
 p99 / max latency; and the longest time `progress` stayed unchanged. CPU-seconds are robust to other
@@ -389,12 +390,12 @@ class Bench:
     def settle(self) -> float:
         """Let the last export's after-effects pass, then time one bare find (returned, seconds).
 
-        One side's export leaves work behind it: the base's sorted read left the embedded server
-        collecting ~1.4 GB, and ~600 MB of package pages wait to be written back. Read while that
-        goes on, the next side's catalog read is slower than the floor measured before any export
-        (by 0.2-0.9 s in this bench's runs). So before each export the page cache is flushed, the
-        database is waited for until it is idle (up to SETTLE_SECONDS), and a bare find gives the
-        floor of that moment, printed beside the read."""
+        One side's export leaves work behind it (the base's sorted read left the embedded server
+        with ~550 MB more to collect, and a package's pages wait to be written back), and this
+        machine's own speed moves by up to a third from one minute to the next. So before each
+        export the page cache is flushed and the database waited for until it is idle (at most
+        SETTLE_SECONDS), and one bare find shows what a read cost at that moment: printed beside
+        the catalog read, next to the ratio to the floors measured before any export."""
         os.sync()
         if self.db_pid:
             deadline = time.monotonic() + SETTLE_SECONDS
