@@ -184,7 +184,8 @@ done:
 PyDoc_STRVAR(group_events_doc,
 "group_events(events, groups: dict, choose) -> None\n\n"
 "Each event appended, in order, to the list `groups[event.event_type]`; an event type met for the\n"
-"first time is given the list `choose(event_type)` returns (kept in `groups`).");
+"first time is given the list `choose(event_type)` returns (kept in `groups`). A list subclass is\n"
+"appended to through its own `append`, as the Python version does.");
 
 static PyObject *group_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 3 || !PyDict_CheckExact(args[1])) {
@@ -193,7 +194,8 @@ static PyObject *group_events(PyObject *module, PyObject *const *args, Py_ssize_
     }
     PyObject *groups = args[1], *choose = args[2];
     PyObject *type_name = PyUnicode_InternFromString("event_type");
-    PyObject *iterator = type_name != NULL ? PyObject_GetIter(args[0]) : NULL;
+    PyObject *append_name = type_name != NULL ? PyUnicode_InternFromString("append") : NULL;
+    PyObject *iterator = append_name != NULL ? PyObject_GetIter(args[0]) : NULL;
     PyObject *event = NULL;
     int failed = iterator == NULL;
     for (Py_ssize_t index = 0; !failed && (event = PyIter_Next(iterator)) != NULL; index++) {
@@ -208,7 +210,16 @@ static PyObject *group_events(PyObject *module, PyObject *const *args, Py_ssize_
             PyErr_SetString(PyExc_TypeError, "group_events: choose must give a list");
             Py_CLEAR(group);
         }
-        failed = group == NULL || PyList_Append(group, event) < 0;
+        /* A list subclass may change `append` (the Python version calls it); a plain list cannot. */
+        if (group != NULL && PyList_CheckExact(group)) {
+            failed = PyList_Append(group, event) < 0;
+        } else if (group != NULL) {
+            PyObject *appended = PyObject_CallMethodOneArg(group, append_name, event);
+            failed = appended == NULL;
+            Py_XDECREF(appended);
+        } else {
+            failed = 1;
+        }
         Py_XDECREF(group);
         Py_XDECREF(key);
         Py_DECREF(event);
@@ -216,6 +227,7 @@ static PyObject *group_events(PyObject *module, PyObject *const *args, Py_ssize_
     }
     failed = failed || PyErr_Occurred() != NULL;
     Py_XDECREF(iterator);
+    Py_XDECREF(append_name);
     Py_XDECREF(type_name);
     if (failed) return NULL;
     Py_RETURN_NONE;

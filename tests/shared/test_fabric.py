@@ -428,6 +428,31 @@ def test_grouping_in_c_is_grouping_in_python(monkeypatch) -> None:
         group_events([object()], {}, lambda kind: [])
 
 
+def test_grouping_in_c_appends_to_a_list_subclass_through_its_append(monkeypatch) -> None:
+    """A list subclass from `choose` is a list, and Python's grouping calls its `append`: the C must
+    too, not put the event in behind the subclass's back."""
+    from shared import fabric
+    from shared.fabric import CatalogEvent, group_events
+
+    class Counted(list):
+        def append(self, item) -> None:
+            super().append((item.id, len(self)))
+
+    events = [
+        CatalogEvent(id=str(n), event_type=kind, value="v", start=float(n), end=float(n))
+        for n, kind in enumerate(["face", "logo", "face"])
+    ]
+
+    def grouped() -> dict[str, list]:
+        groups: dict[str, list] = {}
+        group_events(events, groups, lambda kind: Counted())
+        return {kind: list(group) for kind, group in groups.items()}
+
+    native = grouped()
+    monkeypatch.setattr(fabric, "_event_order_native", None)
+    assert native == grouped() == {"face": [("0", 0), ("2", 1)], "logo": [("1", 0)]}
+
+
 # --- the clean path in C (shared/_catalog_native.c) -----------------------------------------------
 
 
