@@ -19,13 +19,14 @@ EXPORT_CONCURRENCY=1, its own jobs database):
 - `twelve`: json/srt/vtt/xmeml of the transcript, json/csv/xmeml/edl of events and of comments.
 
 Reported per side and work order: POST → completed; the catalog read (POST → the first `writing`
-step, as `/status` shows it) beside floors measured in the same run (a bare PyMongo `find` of the same
-filter, unsorted and sorted by the database, before any export; and one bare find just before each
-export, after waiting for the database to be idle); the service's CPU (until the first file, and after);
-the database's CPU and peak RSS growth during the export; the service's peak RSS; per-format write
-times and the zip (from the steps `/status` shows, sampled every 100 ms: ±0.1 s); `/status` p50 /
-p99 / max latency; and the longest time `progress` stayed unchanged. CPU-seconds are robust to other
-load on the machine; latencies are not, so the load average is printed with the table.
+step, as `/status` shows it) beside floors measured in the same run (a bare PyMongo `find` of the
+same filter, unsorted and sorted by the database, before any export; and one bare find just before
+and one just after each export, each after waiting for the database to be idle); the service's CPU
+(until the first file, and after); the database's CPU and peak RSS growth during the export; the
+service's peak RSS; per-format write times and the zip (from the steps `/status` shows, sampled
+every 100 ms: ±0.1 s); `/status` p50 / p99 / max latency; and the longest time `progress` stayed
+unchanged. CPU-seconds are robust to other load on the machine; latencies are not, so the load
+average is printed with the table.
 """
 
 from __future__ import annotations
@@ -303,6 +304,14 @@ class Result:
     db_rss_growth_mb: float | None = None
     service_peak_mb: float | None = None
     floor_before: float | None = None  # a bare find right before this export (`Bench.settle`)
+    floor_after: float | None = None  # and one right after it
+
+    def bracketing_floor(self) -> float | None:
+        """The mean of the bare finds just before and just after the export: what a read cost on the
+        database while it ran, as near as two finds can tell on a machine whose speed drifts."""
+        finds = [seconds for seconds in (self.floor_before, self.floor_after) if seconds is not None]
+        return statistics.fmean(finds) if finds else None
+
     note: str = ""
 
     def first_writing(self) -> Sample | None:
@@ -382,6 +391,7 @@ class Bench:
         finally:
             process.stop()
             shutil.rmtree(exports, ignore_errors=True)
+        result.floor_after = self.settle()
         progress(
             f"{side} {order_name}: {result.status} in {result.seconds:.1f} s, service CPU {result.service_cpu:.1f} s"
         )
@@ -394,8 +404,9 @@ class Bench:
         with ~550 MB more to collect, and a package's pages wait to be written back), and this
         machine's own speed moves by up to a third from one minute to the next. So before each
         export the page cache is flushed and the database waited for until it is idle (at most
-        SETTLE_SECONDS), and one bare find shows what a read cost at that moment: printed beside
-        the catalog read, next to the ratio to the floors measured before any export."""
+        SETTLE_SECONDS), and one bare find shows what a read cost at that moment; one more after
+        the export brackets it. Printed beside the catalog read, next to its ratio to the floors
+        measured before any export."""
         os.sync()
         if self.db_pid:
             deadline = time.monotonic() + SETTLE_SECONDS
@@ -563,8 +574,9 @@ def report(results: list[Result], floor: dict[str, float], args: argparse.Namesp
         "catalog read s (× unsorted floor)",
         [f"{_f(r.read_seconds())} ({(r.read_seconds() or 0) / unsorted:.2f}×)" for r in results],
     )
-    row("  bare find just before it s (×)", [
-        "n/a" if r.floor_before is None else f"{r.floor_before:.1f} ({(r.read_seconds() or 0) / r.floor_before:.2f}×)"
+    row("  bare finds just before / after s (× mean)", [
+        "n/a" if (bracket := r.bracketing_floor()) is None
+        else f"{_f(r.floor_before)} / {_f(r.floor_after)} ({(r.read_seconds() or 0) / bracket:.2f}×)"
         for r in results
     ])  # fmt: skip
     row("writing, manifest and zip s", [_f(r.seconds - (r.read_seconds() or 0)) for r in results])

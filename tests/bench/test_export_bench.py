@@ -66,3 +66,11 @@ def test_progress_stillness_and_steps_come_from_the_status_samples() -> None:
     steps = result.steps()
     assert steps["reading the catalog"] == pytest.approx(1.5)
     assert steps["writing events.json"] == pytest.approx(3.2)
+
+
+def test_the_bracketing_floor_is_the_mean_of_the_finds_around_the_export() -> None:
+    from bench.export_bench import Result
+
+    assert Result("this", "full", floor_before=2.0, floor_after=3.0).bracketing_floor() == 2.5
+    assert Result("this", "full", floor_before=2.0).bracketing_floor() == 2.0
+    assert Result("this", "full").bracketing_floor() is None
