@@ -16,7 +16,7 @@ from features.create_export.segment_table import SegmentTable
 from features.create_export.timecode import TimecodeError, rational_label, timecode_to_frame
 from features.create_export.timeline import Segment, Timeline
 from features.create_export.work_order import DATA_TYPES, CreateExportRequest, DataTypeOutput
-from shared.fabric import CatalogEvent, CatalogWarning, group_events, read_catalog
+from shared.fabric import CatalogEvent, CatalogWarning, read_catalog
 from shared.services import Services
 
 MAX_WARNINGS = 200
@@ -112,7 +112,12 @@ def group_by_data_type(events: Sequence[CatalogEvent]) -> dict[str, list[Segment
     """The events in one list per data type, each in the events' order."""
     groups: dict[str, list[Segment]] = {name: [] for name in DATA_TYPES}
     # A catalog has a handful of event types: each is named once, not once per event.
-    group_events(events, {}, lambda event_type: groups[data_type_of(event_type)])
+    group_of: dict[str, list[Segment]] = {}
+    for event in events:
+        group = group_of.get(event.event_type)
+        if group is None:
+            group = group_of[event.event_type] = groups[data_type_of(event.event_type)]
+        group.append(event)
     return groups
 
 

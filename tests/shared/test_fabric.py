@@ -335,7 +335,7 @@ def test_batches_come_out_as_the_databases_sort_would_give_them(ordering, monkey
         assert [(warning.event_id, warning.code) for warning in read.warnings] == expected_warnings
 
 
-# --- ordering and grouping in C (shared/_event_order_native.c) ------------------------------------
+# --- ordering in C (shared/_event_order_native.c) ------------------------------------------------
 
 
 def test_the_c_order_is_the_python_order_for_any_runs(monkeypatch) -> None:
@@ -386,71 +386,6 @@ def test_the_c_order_refuses_what_it_cannot_order() -> None:
         with pytest.raises((TypeError, AttributeError)):
             _event_order_native.order_by_start(not_lists)
     assert _event_order_native.order_by_start([]) == ([], [])
-
-
-def test_grouping_in_c_is_grouping_in_python(monkeypatch) -> None:
-    """`group_events`: each event appended in order to its type's list, `choose` asked once per new
-    type; in C and in Python alike, and errors of `choose` or a bad answer from it surface."""
-    from shared import fabric
-    from shared.fabric import CatalogEvent, group_events
-
-    events = [
-        CatalogEvent(id=str(n), event_type=kind, value="v", start=float(n), end=float(n))
-        for n, kind in enumerate(["face", "logo", "face", "Comment", "logo", "face"] * 50)
-    ]
-
-    def grouped() -> tuple[dict[str, list], list[str]]:
-        asked: list[str] = []
-        lists: dict[str, list] = {"people": [], "other": []}
-
-        def choose(kind: str) -> list:
-            asked.append(kind)
-            return lists["people" if kind == "face" else "other"]
-
-        group_events(events, {}, choose)
-        return lists, asked
-
-    native = grouped()
-    monkeypatch.setattr(fabric, "_event_order_native", None)
-    assert grouped() == native
-    assert native[1] == ["face", "logo", "Comment"]
-    assert native[0]["people"] == [event for event in events if event.event_type == "face"]
-    monkeypatch.undo()
-
-    def refuse(kind: str) -> list:
-        raise LookupError(kind)
-
-    with pytest.raises(LookupError):
-        group_events(events, {}, refuse)
-    with pytest.raises(TypeError):
-        group_events(events, {}, lambda kind: ())
-    with pytest.raises(AttributeError):
-        group_events([object()], {}, lambda kind: [])
-
-
-def test_grouping_in_c_appends_to_a_list_subclass_through_its_append(monkeypatch) -> None:
-    """A list subclass from `choose` is a list, and Python's grouping calls its `append`: the C must
-    too, not put the event in behind the subclass's back."""
-    from shared import fabric
-    from shared.fabric import CatalogEvent, group_events
-
-    class Counted(list):
-        def append(self, item) -> None:
-            super().append((item.id, len(self)))
-
-    events = [
-        CatalogEvent(id=str(n), event_type=kind, value="v", start=float(n), end=float(n))
-        for n, kind in enumerate(["face", "logo", "face"])
-    ]
-
-    def grouped() -> dict[str, list]:
-        groups: dict[str, list] = {}
-        group_events(events, groups, lambda kind: Counted())
-        return {kind: list(group) for kind, group in groups.items()}
-
-    native = grouped()
-    monkeypatch.setattr(fabric, "_event_order_native", None)
-    assert native == grouped() == {"face": [("0", 0), ("2", 1)], "logo": [("1", 0)]}
 
 
 # --- the clean path in C (shared/_catalog_native.c) -----------------------------------------------
