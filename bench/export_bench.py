@@ -303,6 +303,7 @@ class Result:
     db_cpu: float | None = None
     db_rss_growth_mb: float | None = None
     service_peak_mb: float | None = None
+    note: str = ""
     floor_before: float | None = None  # a bare find right before this export (`Bench.settle`)
     floor_after: float | None = None  # and one right after it
 
@@ -311,8 +312,6 @@ class Result:
         database while it ran, as near as two finds can tell on a machine whose speed drifts."""
         finds = [seconds for seconds in (self.floor_before, self.floor_after) if seconds is not None]
         return statistics.fmean(finds) if finds else None
-
-    note: str = ""
 
     def first_writing(self) -> Sample | None:
         return next((s for s in self.samples if str(s.progress[1]).startswith("writing")), None)
@@ -402,7 +401,7 @@ class Bench:
 
         One side's export leaves work behind it (the base's sorted read left the embedded server
         with ~550 MB more to collect, and a package's pages wait to be written back), and this
-        machine's own speed moves by up to a third from one minute to the next. So before each
+        machine's own speed moves by up to half from one minute to the next. So before each
         export the page cache is flushed and the database waited for until it is idle (at most
         SETTLE_SECONDS), and one bare find shows what a read cost at that moment; one more after
         the export brackets it. Printed beside the catalog read, next to its ratio to the floors
@@ -504,22 +503,14 @@ def floors(url: str, database: str) -> dict[str, float]:
     """A bare PyMongo `find` of the export's filter, unsorted and sorted by the database: the floor
     any catalog read on this server can reach. Each the median of FLOOR_RUNS finds (one find right
     after the load measured anywhere from 1.8 to 3.1 s on the same machine)."""
-    query = scoped_filter(REPO_GUID, fullPath=FULL_PATH)
     timings: dict[str, float] = {}
+    for name, sort in (("unsorted", None), ("sorted", [("start", 1), ("_id", 1)])):
+        runs = [bare_find_seconds(url, database, sort) for _ in range(FLOOR_RUNS)]
+        timings[name] = statistics.median(runs)
+        timings[f"{name}_range"] = max(runs) - min(runs)
     with MongoClient(url, serverSelectionTimeoutMS=5000) as client:
-        collection = client[database][CATALOG_COLLECTION]
-        for name, sort in (("unsorted", None), ("sorted", [("start", 1), ("_id", 1)])):
-            runs = []
-            for _ in range(FLOOR_RUNS):
-                started = time.perf_counter()
-                cursor = collection.find(query).batch_size(1000)
-                if sort:
-                    cursor = cursor.sort(sort)
-                count = sum(1 for _ in cursor)
-                runs.append(time.perf_counter() - started)
-            timings[name] = statistics.median(runs)
-            timings[f"{name}_range"] = max(runs) - min(runs)
-            timings["documents"] = count
+        query = scoped_filter(REPO_GUID, fullPath=FULL_PATH)
+        timings["documents"] = client[database][CATALOG_COLLECTION].count_documents(query)
     return timings
 
 
